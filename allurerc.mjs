@@ -1,0 +1,15 @@
+import { defineConfig } from 'allure';
+
+export default defineConfig({
+  name: 'tenantproof',
+  output: './reports/allure-report',
+  plugins: {
+    awesome: {
+      options: {
+        singleFile: false,
+        reportName: 'tenantproof — tenant isolation evidence',
+        groupBy: ['parentSuite', 'suite', 'subSuite'],
+      },
+    },
+  },
+});

@@ -1,0 +1,128 @@
+/** Starting and stopping the reference app: provision, pools, tokens, the HTTP server. */
+import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import pg from 'pg';
+import { z } from 'zod';
+import { tokenService } from './auth/tokens.ts';
+import { migrateReferenceDatabase, type ReferenceDatabase } from './database/provision.ts';
+import { buildServer } from './http/server.ts';
+import type { Services } from './http/services.ts';
+import { Tenancy } from './tenancy/model.ts';
+import type { Queryable } from './tenancy/queryable.ts';
+import { rlsModel } from './tenancy/rls.ts';
+import { parseVulnerabilities, type VulnerabilityName } from './vulnerabilities.ts';
+
+const optionsSchema = z.object({
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  port: z.number().int().min(0).max(65535).default(0),
+  host: z.string().default('127.0.0.1'),
+  vulnerabilities: z.union([z.string(), z.array(z.string())]).optional(),
+  jwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  tokenTtlSeconds: z.number().int().min(1).max(86_400).default(900),
+  bodyLimit: z.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  rateLimit: z.object({ max: z.number().int().min(1), timeWindowMs: z.number().int().min(100) }).default({ max: 600, timeWindowMs: 60_000 }),
+  poolSize: z.number().int().min(1).max(100).default(10),
+  baseDomain: z.string().default('localhost'),
+  statementTimeoutMs: z.number().int().min(10).default(5000),
+});
+
+export interface ReferenceAppOptions extends Omit<z.input<typeof optionsSchema>, 'vulnerabilities'> {
+  /** Admin URL of the database to serve from (a scratch database or the server's database). */
+  databaseUrl: string;
+  /** Named vulnerabilities (see vulnerabilities.ts), as a list or `a,b`. */
+  vulnerabilities?: readonly string[] | string;
+  /** A pino logger (Fastify's logger), `true` for the default one, `false`/absent for none. */
+  logger?: FastifyBaseLogger | boolean;
+}
+
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+  /** Connections currently handed out (total - idle): 0 when the app is quiet. */
+  readonly checkedOut: number;
+}
+
+export interface ReferenceApp extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  readonly database: ReferenceDatabase;
+  readonly vulnerabilities: ReadonlySet<VulnerabilityName>;
+  /** The app pool's counters, to check that nothing is left checked out. */
+  poolStats(): PoolStats;
+  /**
+   * A statement on one of the app's pooled connections with no tenant context entered — what
+   * code that forgot `withTenant` would see. Used to show that a context cannot outlive its
+   * transaction.
+   */
+  readonly unscoped: Queryable;
+  close(): Promise<void>;
+}
+
+export class InvalidOptionsError extends Error {
+  override readonly name = 'InvalidOptionsError';
+}
+
+export async function startReferenceApp(input: ReferenceAppOptions): Promise<ReferenceApp> {
+  const parsed = optionsSchema.safeParse({ ...input, logger: undefined });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidOptionsError(`invalid reference app option ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  const options = parsed.data;
+  const vulnerable = parseVulnerabilities(input.vulnerabilities);
+  const database = await migrateReferenceDatabase(options.databaseUrl, { vulnerabilities: vulnerable });
+
+  // `rls-not-forced`: the app logs in as the owner of the tables.
+  const appUrl = vulnerable.has('rls-not-forced') && database.ownerUrl ? database.ownerUrl : database.appUrl;
+  const pool = new pg.Pool({ connectionString: appUrl, max: options.poolSize, application_name: 'tenantproof-reference' });
+  const ops = database.opsUrl ? new pg.Pool({ connectionString: database.opsUrl, max: 2, application_name: 'tenantproof-reference-ops' }) : undefined;
+  pool.on('error', () => undefined);
+  ops?.on('error', () => undefined);
+
+  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32);
+  const services: Services = {
+    tenancy: new Tenancy({ rls: rlsModel(pool, { sessionLevelContext: vulnerable.has('session-level-context'), statementTimeoutMs: options.statementTimeoutMs }) }),
+    pool,
+    ops,
+    tokens: tokenService(secret, { ttlSeconds: options.tokenTtlSeconds, unverified: vulnerable.has('jwt-unverified') }),
+    vulnerable,
+    baseDomain: options.baseDomain,
+  };
+  let server;
+  try {
+    server = await buildServer(services, {
+      logger: input.logger ?? false,
+      bodyLimit: options.bodyLimit,
+      rateLimit: options.rateLimit,
+    });
+    await server.listen({ port: options.port, host: options.host });
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    await ops?.end().catch(() => undefined);
+    throw error;
+  }
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  if (vulnerable.size > 0) server.log.warn({ vulnerabilities: [...vulnerable] }, 'started WITH NAMED VULNERABILITIES');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await server.close();
+      await pool.end();
+      await ops?.end();
+    })();
+    return closing;
+  };
+  return {
+    url: `http://${options.host}:${port}`,
+    port,
+    database,
+    vulnerabilities: vulnerable,
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, checkedOut: pool.totalCount - pool.idleCount }),
+    unscoped: { query: (text, values) => pool.query(text, values as unknown[] | undefined) } as Queryable,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

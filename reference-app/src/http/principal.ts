@@ -1,0 +1,76 @@
+/**
+ * Tenant resolution for authenticated requests. The verified token names the principal and its
+ * active tenant (the default). The X-Tenant header or an `acme.localhost` subdomain may choose
+ * another tenant — but only one the principal is a member of, checked server-side through the
+ * `principal_memberships` definer function, and with the role of that membership.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Queryable } from '../tenancy/queryable.ts';
+import type { TenantContext } from '../tenancy/context.ts';
+import { HttpError } from './errors.ts';
+import { slug as slugSchema } from './input.ts';
+import { opsPool, type Services } from './services.ts';
+
+export interface Membership {
+  tenant_id: string;
+  slug: string;
+  tenant_name: string;
+  status: string;
+  role: string;
+  joined_at: Date;
+}
+
+export async function principalMemberships(db: Queryable, userId: string): Promise<Membership[]> {
+  const { rows } = await db.query<Membership>('select * from app.principal_memberships($1)', [userId]);
+  return rows;
+}
+
+/** The tenant slug a request asks for through X-Tenant or its Host's subdomain, if any. */
+export function requestedTenantSlug(request: FastifyRequest, baseDomain: string): { slug: string; via: 'header' | 'subdomain' } | undefined {
+  const header = request.headers['x-tenant'];
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const suffix = `.${baseDomain}`;
+  const fromHost = host.endsWith(suffix) ? host.slice(0, -suffix.length) : undefined;
+  if (fromHeader !== undefined && fromHost !== undefined && fromHeader !== fromHost) {
+    throw new HttpError(400, 'X-Tenant header and subdomain name different tenants');
+  }
+  const chosen = fromHeader ?? fromHost;
+  if (chosen === undefined) return undefined;
+  if (!slugSchema.safeParse(chosen).success) throw new HttpError(400, 'invalid tenant slug');
+  return { slug: chosen, via: fromHeader !== undefined ? 'header' : 'subdomain' };
+}
+
+export const notAMember = () => new HttpError(403, 'not a member of that tenant');
+
+export function authenticate(services: Services) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const authorization = request.headers.authorization ?? '';
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
+    if (!match?.[1]) throw new HttpError(401, 'missing bearer token');
+    const claims = await services.tokens.verify(match[1]);
+    let context: TenantContext = {
+      tenant: { id: claims.tid, slug: claims.ten, model: 'rls' },
+      principal: { userId: claims.sub, role: claims.role, via: 'token' },
+    };
+    const requested = requestedTenantSlug(request, services.baseDomain);
+    if (requested && requested.slug !== claims.ten) {
+      if (services.vulnerable.has('header-tenant-trusted')) {
+        const { rows } = await opsPool(services).query<{ id: string }>('select id from app.tenants where slug = $1', [requested.slug]);
+        if (!rows[0]) throw notAMember();
+        context = { tenant: { id: rows[0].id, slug: requested.slug, model: 'rls' }, principal: { ...context.principal, via: requested.via } };
+      } else {
+        const membership = (await principalMemberships(services.pool, claims.sub)).find((m) => m.slug === requested.slug);
+        if (!membership) throw notAMember();
+        context = {
+          tenant: { id: membership.tenant_id, slug: membership.slug, model: 'rls' },
+          principal: { userId: claims.sub, role: membership.role, via: requested.via },
+        };
+      }
+    }
+    request.tenantContext = context;
+    const log = request.log.child({ tenantId: context.tenant.id, userId: context.principal.userId });
+    request.log = log;
+    reply.log = log;
+  };
+}

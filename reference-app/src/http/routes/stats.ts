@@ -1,0 +1,44 @@
+/** GET /stats: counts and sums for the caller's tenant. */
+import type { FastifyInstance } from 'fastify';
+import { authorize } from '../authorize.ts';
+import { opsPool, type Services } from '../services.ts';
+
+const statsQuery = `
+select (select count(*) from app.projects)::int as projects,
+       (select coalesce(sum(budget_cents), 0) from app.projects)::text as budget_cents,
+       (select count(*) from app.tasks)::int as tasks,
+       (select count(*) from app.tasks where done)::int as tasks_done,
+       (select count(*) from app.invoices)::int as invoices,
+       (select coalesce(sum(amount_cents), 0) from app.invoices)::text as invoiced_cents,
+       (select count(*) from app.memberships)::int as members`;
+
+interface StatsRow {
+  projects: number;
+  budget_cents: string;
+  tasks: number;
+  tasks_done: number;
+  invoices: number;
+  invoiced_cents: string;
+  members: number;
+}
+
+export function statsRoutes(app: FastifyInstance, services: Services): void {
+  app.get('/stats', async () => {
+    const row = await services.tenancy.inCurrentTenant(async (tx) => {
+      await authorize(tx, 'projects:read');
+      // `stats-unscoped`: the aggregate runs on the RLS-bypassing ops pool, with no tenant filter.
+      const db = services.vulnerable.has('stats-unscoped') ? opsPool(services) : tx;
+      const { rows } = await db.query<StatsRow>(statsQuery);
+      return rows[0]!;
+    });
+    return {
+      projects: row.projects,
+      budgetCents: Number(row.budget_cents),
+      tasks: row.tasks,
+      tasksDone: row.tasks_done,
+      invoices: row.invoices,
+      invoicedCents: Number(row.invoiced_cents),
+      members: row.members,
+    };
+  });
+}

@@ -1,0 +1,67 @@
+/** The Fastify application: public routes, then the authenticated, tenant-scoped, rate-limited scope. */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { runInTenantContext } from '../tenancy/context.ts';
+import { errorHandler, HttpError } from './errors.ts';
+import { authenticate } from './principal.ts';
+import { authRoutes, switchTenantRoute } from './routes/auth.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { tenantRoutes } from './routes/tenant.ts';
+import type { Services } from './services.ts';
+
+export interface ServerOptions {
+  readonly logger: FastifyBaseLogger | boolean;
+  /** Largest accepted request body, bytes. */
+  readonly bodyLimit: number;
+  /** Requests per tenant per window. */
+  readonly rateLimit: { readonly max: number; readonly timeWindowMs: number };
+  /** Extra route modules (later issues). */
+  readonly extraRoutes?: readonly ((scope: FastifyInstance, services: Services) => void)[];
+}
+
+export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(typeof options.logger === 'boolean' ? { logger: options.logger } : { loggerInstance: options.logger }),
+    bodyLimit: options.bodyLimit,
+    trustProxy: false,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  app.decorateRequest('tenantContext', null);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.status(404).send({ error: 'not found' });
+  });
+
+  app.get('/health', async () => ({ ok: true }));
+  authRoutes(app, services);
+
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', authenticate(services));
+    // Every handler in this scope runs inside the request's tenant context (AsyncLocalStorage).
+    scope.addHook('onRoute', (route) => {
+      const handler = route.handler;
+      route.handler = function (this: FastifyInstance, request, reply) {
+        const context = request.tenantContext;
+        if (!context) throw new HttpError(401, 'no tenant context');
+        return runInTenantContext(context, () => handler.call(this, request, reply));
+      };
+    });
+    // Per-tenant rate limit: the key is the resolved tenant, so one tenant hammering the API is
+    // throttled while the others are not.
+    await scope.register(rateLimit, {
+      hook: 'preHandler',
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.timeWindowMs,
+      keyGenerator: (request) => `tenant:${request.tenantContext?.tenant.id ?? request.ip}`,
+      errorResponseBuilder: (_request, context) =>
+        new HttpError(429, 'rate limit exceeded for this tenant', { retryAfterMs: context.ttl }),
+    });
+    switchTenantRoute(scope, services);
+    tenantRoutes(scope, services);
+    projectRoutes(scope, services);
+    statsRoutes(scope, services);
+    for (const routes of options.extraRoutes ?? []) routes(scope, services);
+  });
+  return app;
+}

@@ -1,0 +1,30 @@
+import type pg from 'pg';
+import type { TokenService } from '../auth/tokens.ts';
+import type { Tenancy } from '../tenancy/model.ts';
+import type { Queryable } from '../tenancy/queryable.ts';
+import type { TenantContext } from '../tenancy/context.ts';
+import type { VulnerabilityName } from '../vulnerabilities.ts';
+
+/** What route modules are given: the data layer, tokens and the switched-on vulnerabilities. */
+export interface Services {
+  readonly tenancy: Tenancy;
+  /** The app role's pool, for statements outside any tenant (the definer-function lookups). */
+  readonly pool: pg.Pool;
+  /** The RLS-bypassing ops pool; exists only when a vulnerability needs it. */
+  readonly ops: pg.Pool | undefined;
+  readonly tokens: TokenService;
+  readonly vulnerable: ReadonlySet<VulnerabilityName>;
+  /** `acme.localhost` selects tenant `acme` when the base domain is `localhost`. */
+  readonly baseDomain: string;
+}
+
+export function opsPool(services: Services): Queryable {
+  if (!services.ops) throw new Error('ops pool requested but no vulnerability needing it is switched on');
+  return services.ops as Queryable;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenantContext: TenantContext | null;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The `rls` isolation model: one database, shared tables, forced RLS. A tenant context is one
+ * transaction on a pooled connection with `app.current_tenant` set transaction-locally through a
+ * bind parameter — it ends with the transaction, so the next user of the connection starts with
+ * no tenant (and sees nothing).
+ */
+import type pg from 'pg';
+import type { TenantRef } from './context.ts';
+import type { TenancyModel } from './model.ts';
+import type { Queryable } from './queryable.ts';
+
+export interface RlsOptions {
+  /** `session-level-context` vulnerability: set_config(..., false), which outlives the transaction. */
+  readonly sessionLevelContext?: boolean;
+  /** Per-transaction statement timeout, so one tenant's slow query cannot hold a pooled connection for long. */
+  readonly statementTimeoutMs?: number;
+}
+
+export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel {
+  const isLocal = !options.sessionLevelContext;
+  const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
+  return {
+    name: 'rls',
+    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('begin');
+        try {
+          await client.query(`select set_config('app.current_tenant', $1, $2), set_config('statement_timeout', $3, true)`, [
+            tenant.id,
+            isLocal,
+            timeout,
+          ]);
+          const result = await fn(client as Queryable);
+          await client.query('commit');
+          return result;
+        } catch (error) {
+          await client.query('rollback').catch((e: Error) => {
+            broken = e;
+          });
+          throw error;
+        }
+      } finally {
+        // A connection whose rollback failed is destroyed, not returned to the pool.
+        client.release(broken);
+      }
+    },
+  };
+}

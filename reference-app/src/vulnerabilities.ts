@@ -1,0 +1,76 @@
+/**
+ * Named vulnerabilities: deliberate, switchable defects of the reference app. Each exists so that a
+ * check has a red case it must catch (tests with teeth). They are switched on by name with
+ * `VULNERABILITIES=a,b` (main.ts) or the `vulnerabilities` option of `startReferenceApp`.
+ *
+ * This is the one place they are documented. Later issues append to this list.
+ *
+ * Some variants change the database itself (`rls-not-forced`) or need a role that bypasses RLS
+ * (the `ops` role: `idor-by-id`, `stats-unscoped`, `header-tenant-trusted`,
+ * `switch-tenant-unchecked`). Start a vulnerable variant on its own scratch database.
+ */
+export const vulnerabilities = {
+  'rls-not-forced': {
+    description:
+      'The app connects as the role that owns the tenant tables, and RLS is enabled but not forced on them: ' +
+      'the owner bypasses every policy, so listing routes return every tenant\'s rows.',
+    leakClass: 'read',
+  },
+  'session-level-context': {
+    description:
+      "The tenant context is set with set_config('app.current_tenant', $1, false) — session-level instead of " +
+      'transaction-local — so it outlives the transaction and leaks to the next user of the pooled connection.',
+    leakClass: 'context',
+  },
+  'header-tenant-trusted': {
+    description:
+      'The X-Tenant header and the acme.localhost subdomain select any tenant by slug, resolved through the ' +
+      "RLS-bypassing ops role, without checking that the token's principal is a member; the token's role is kept.",
+    leakClass: 'read',
+  },
+  'switch-tenant-unchecked': {
+    description:
+      'POST /switch-tenant re-issues the token for any tenant slug without the server-side membership check, ' +
+      "copying the caller's current role into the new tenant.",
+    leakClass: 'privilege',
+  },
+  'jwt-unverified': {
+    description:
+      'Bearer tokens are decoded, not verified: alg "none", a wrong key, tampered claims and expired tokens are all ' +
+      'accepted, so anyone can mint a token for any tenant.',
+    leakClass: 'privilege',
+  },
+  'idor-by-id': {
+    description:
+      'GET/PATCH/DELETE /projects/:id look the project up by id alone through the ops role (which bypasses RLS) ' +
+      "instead of inside the caller's tenant context: any tenant can read, change or delete another's project by id.",
+    leakClass: 'read',
+  },
+  'stats-unscoped': {
+    description:
+      "GET /stats aggregates through the ops role without a tenant filter: counts and sums cover every tenant.",
+    leakClass: 'aggregate',
+  },
+} as const satisfies Record<string, { description: string; leakClass: string }>;
+
+export type VulnerabilityName = keyof typeof vulnerabilities;
+
+export const vulnerabilityNames = Object.keys(vulnerabilities) as VulnerabilityName[];
+
+/** Vulnerabilities that need the RLS-bypassing ops role (created on demand, needs a superuser admin URL). */
+export const needsOpsRole: readonly VulnerabilityName[] = ['idor-by-id', 'stats-unscoped', 'header-tenant-trusted', 'switch-tenant-unchecked'];
+
+export class UnknownVulnerabilityError extends Error {
+  override readonly name = 'UnknownVulnerabilityError';
+  constructor(readonly unknown: readonly string[]) {
+    super(`unknown vulnerability name(s): ${unknown.join(', ')}; known: ${vulnerabilityNames.join(', ')}`);
+  }
+}
+
+/** Parses `a,b` (env) or a list (option) into a set of known names; unknown names are an error, never ignored. */
+export function parseVulnerabilities(input: string | readonly string[] | undefined): ReadonlySet<VulnerabilityName> {
+  const names = (typeof input === 'string' ? input.split(',') : (input ?? [])).map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(vulnerabilityNames as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new UnknownVulnerabilityError(unknown);
+  return new Set(names as VulnerabilityName[]);
+}

@@ -3,6 +3,7 @@
  * drive it with fetch, and tear everything down (app, pools, roles, database).
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { scratchDatabase } from '../../fixtures/index.ts';
@@ -75,6 +76,8 @@ export class ApiClient {
   constructor(readonly baseUrl: string) {}
 
   async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    // fetch may not set Host (a forbidden header); subdomain requests go through node:http.
+    if (options.headers?.host) return this.requestWithHost<T>(method, path, options);
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     let body: string | undefined;
@@ -90,6 +93,34 @@ export class ApiClient {
       parsed = undefined;
     }
     return { status: response.status, body: parsed as T, text, headers: response.headers };
+  }
+
+  private requestWithHost<T>(method: string, path: string, options: RequestOptions): Promise<ApiResponse<T>> {
+    const url = new URL(path, this.baseUrl);
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          const responseHeaders = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') responseHeaders.set(k, v);
+          resolve({ status: res.statusCode ?? 0, body: parsed as T, text, headers: responseHeaders });
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   get = <T = any>(path: string, options?: RequestOptions) => this.request<T>('GET', path, options);

@@ -8,6 +8,9 @@ import { authRoutes, switchTenantRoute } from './routes/auth.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { tenantRoutes } from './routes/tenant.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import { invoiceRoutes } from './routes/invoices.ts';
+import { memberRoutes } from './routes/members.ts';
 import type { Services } from './services.ts';
 
 export interface ServerOptions {
@@ -61,6 +64,9 @@ export async function buildServer(services: Services, options: ServerOptions): P
     tenantRoutes(scope, services);
     projectRoutes(scope, services);
     statsRoutes(scope, services);
+    taskRoutes(scope, services);
+    invoiceRoutes(scope, services);
+    memberRoutes(scope, services);
     for (const routes of options.extraRoutes ?? []) routes(scope, services);
   });
   return app;

@@ -1,0 +1,157 @@
+/**
+ * Isolation checks against the reference app over HTTP. Each check returns the leaks it
+ * observed (empty = the rule holds), so the same check runs against the correct app (expect
+ * none) and against a variant with a named vulnerability (expect it to report the leak).
+ */
+import { decodeJwt, SignJWT, UnsecuredJWT } from 'jose';
+import type { ReferenceApp } from '../../reference-app/src/index.ts';
+import { tokenAudience, tokenIssuer } from '../../reference-app/src/index.ts';
+import { createProjects, jwtSecret, type ApiClient, type SignedUpTenant } from './harness.ts';
+
+export interface Leak {
+  readonly check: string;
+  /** The route (or statement) that showed it. */
+  readonly via: string;
+  readonly actingTenant: string;
+  readonly victimTenant: string;
+  readonly observed: unknown;
+}
+
+const leak = (check: string, via: string, acting: SignedUpTenant, victim: SignedUpTenant, observed: unknown): Leak => ({
+  check,
+  via,
+  actingTenant: acting.slug,
+  victimTenant: victim.slug,
+  observed,
+});
+
+/**
+ * Projects: `acting` must not list, read, change, delete, count or attach to any of `victim`'s
+ * projects through any route. Creates its own projects in both tenants.
+ */
+export async function checkProjectIsolation(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const leaks: Leak[] = [];
+  const check = 'project-isolation';
+  await createProjects(client, acting.token, ['mine-1', 'mine-2'], 100);
+  const theirs = await createProjects(client, victim.token, ['theirs-1', 'theirs-2'], 7000);
+  const target = theirs[0]!;
+
+  const victimIds = new Set<string>((await client.get('/projects?limit=200', { token: victim.token })).body.projects.map((p: { id: string }) => p.id));
+  const list = await client.get('/projects?limit=200', { token: acting.token });
+  const crossed = list.body.projects.map((p: { id: string }) => p.id).filter((id: string) => victimIds.has(id));
+  if (crossed.length > 0) leaks.push(leak(check, 'GET /projects', acting, victim, { foreignIds: crossed }));
+
+  const read = await client.get(`/projects/${target}`, { token: acting.token });
+  if (read.status !== 404) leaks.push(leak(check, 'GET /projects/:id', acting, victim, { status: read.status, body: read.body }));
+
+  const stats = await client.get('/stats', { token: acting.token });
+  const own = (await client.get('/projects?limit=200', { token: acting.token })).body.projects.filter((p: { id: string }) => !victimIds.has(p.id));
+  const ownBudget = own.reduce((sum: number, p: { budgetCents: number }) => sum + p.budgetCents, 0);
+  if (stats.body.projects !== own.length || stats.body.budgetCents !== ownBudget) {
+    leaks.push(leak(check, 'GET /stats', acting, victim, { stats: stats.body, expected: { projects: own.length, budgetCents: ownBudget } }));
+  }
+
+  for (const path of [`/projects/${target}/tasks`, `/projects/${target}/comments`]) {
+    const attach = await client.post(path, { token: acting.token, body: { title: 'x', body: 'x' } });
+    if (attach.status !== 404) leaks.push(leak(check, `POST ${path.replace(target, ':id')}`, acting, victim, { status: attach.status }));
+    const listChildren = await client.get(path, { token: acting.token });
+    if (listChildren.status !== 404) leaks.push(leak(check, `GET ${path.replace(target, ':id')}`, acting, victim, { status: listChildren.status }));
+  }
+
+  const patch = await client.patch(`/projects/${target}`, { token: acting.token, body: { name: 'pwned' } });
+  if (patch.status !== 404) leaks.push(leak(check, 'PATCH /projects/:id', acting, victim, { status: patch.status }));
+  const del = await client.delete(`/projects/${theirs[1]}`, { token: acting.token });
+  if (del.status !== 404) leaks.push(leak(check, 'DELETE /projects/:id', acting, victim, { status: del.status }));
+
+  // The victim's view afterwards: both projects there, unchanged.
+  const after = await client.get('/projects?limit=200', { token: victim.token });
+  const theirsAfter = after.body.projects.filter((p: { id: string }) => theirs.includes(p.id));
+  if (theirsAfter.length !== 2 || theirsAfter.some((p: { name: string }) => p.name === 'pwned')) {
+    leaks.push(leak(check, 'victim state after PATCH/DELETE', acting, victim, { victimProjects: theirsAfter }));
+  }
+  return leaks;
+}
+
+/** X-Tenant and subdomain may only select tenants the principal belongs to. */
+export async function checkTenantSelection(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const leaks: Leak[] = [];
+  const host = new URL(client.baseUrl).host.replace(/^127\.0\.0\.1/, `${victim.slug}.localhost`);
+  const attempts: [string, Record<string, string>][] = [
+    ['X-Tenant header', { 'x-tenant': victim.slug }],
+    ['subdomain', { host }],
+  ];
+  for (const [via, headers] of attempts) {
+    const response = await client.get('/projects', { token: acting.token, headers });
+    if (response.status !== 403) leaks.push(leak('tenant-selection', `GET /projects with ${via}`, acting, victim, { status: response.status, body: response.body }));
+  }
+  return leaks;
+}
+
+/** /switch-tenant must refuse a tenant the principal is not a member of. */
+export async function checkSwitchTenant(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const response = await client.post('/switch-tenant', { token: acting.token, body: { tenant: victim.slug } });
+  if (response.status === 403 && response.body.token === undefined) return [];
+  const leaks = [leak('switch-tenant', 'POST /switch-tenant', acting, victim, { status: response.status, tenant: response.body?.tenant })];
+  if (typeof response.body?.token === 'string') {
+    const list = await client.get('/projects', { token: response.body.token });
+    if (list.status === 200) leaks.push(leak('switch-tenant', 'GET /projects with the re-issued token', acting, victim, { projects: list.body.projects.length }));
+  }
+  return leaks;
+}
+
+/** Tokens the server did not sign, signed with the wrong key, expired or altered, must all be 401. */
+export async function forgedTokens(acting: SignedUpTenant, victim: SignedUpTenant): Promise<Record<string, string>> {
+  const claims = decodeJwt(acting.token);
+  const forged = { tid: victim.tenantId, ten: victim.slug, role: 'admin' };
+  const now = Math.floor(Date.now() / 1000);
+  const [header, , signature] = acting.token.split('.');
+  const tamperedPayload = Buffer.from(JSON.stringify({ ...claims, ...forged })).toString('base64url');
+  return {
+    'alg none': new UnsecuredJWT({ ...forged }).setSubject(claims.sub!).setIssuer(tokenIssuer).setAudience(tokenAudience).setIssuedAt().setExpirationTime('5m').encode(),
+    'wrong key': await new SignJWT(forged)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(claims.sub!)
+      .setIssuer(tokenIssuer)
+      .setAudience(tokenAudience)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('not-the-secret-not-the-secret-not-the-secret')),
+    expired: await new SignJWT({ tid: acting.tenantId, ten: acting.slug, role: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(claims.sub!)
+      .setIssuer(tokenIssuer)
+      .setAudience(tokenAudience)
+      .setIssuedAt(now - 3600)
+      .setExpirationTime(now - 1800)
+      .sign(new TextEncoder().encode(jwtSecret)),
+    'tampered claims': `${header}.${tamperedPayload}.${signature}`,
+  };
+}
+
+export async function checkForgedTokens(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const leaks: Leak[] = [];
+  for (const [kind, token] of Object.entries(await forgedTokens(acting, victim))) {
+    const response = await client.get('/projects', { token });
+    if (response.status !== 401) leaks.push(leak('forged-token', `GET /projects with a token (${kind})`, acting, victim, { status: response.status }));
+  }
+  return leaks;
+}
+
+/**
+ * A tenant context must end with its transaction: after a request for `acting`, a statement on
+ * the app's pooled connection without a tenant context sees no tenant and no rows.
+ * Meaningful with `poolSize: 1` (the statement then reuses the request's connection).
+ */
+export async function checkContextDoesNotOutliveTransaction(client: ApiClient, app: ReferenceApp, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  await createProjects(client, acting.token, ['ctx-1'], 1);
+  const list = await client.get('/projects', { token: acting.token });
+  if (list.status !== 200) throw new Error(`listing failed: ${list.status}`);
+  const { rows } = await app.unscoped.query<{ tenant: string | null; projects: number }>(
+    `select current_setting('app.current_tenant', true) as tenant, (select count(*)::int from app.projects) as projects`,
+  );
+  const row = rows[0]!;
+  if ((row.tenant ?? '') !== '' || row.projects !== 0) {
+    return [leak('context-lifetime', 'next statement on the pooled connection', acting, victim, row)];
+  }
+  return [];
+}

@@ -1,0 +1,112 @@
+/**
+ * Two tenants signed up through the API cannot see, change or count each other's data through
+ * any route. Each check runs against the correct app (no leaks) and — in the red half — against
+ * the app started with the named vulnerability it exists to catch (the leak is reported).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { vulnerabilityNames, type VulnerabilityName } from '../../reference-app/src/index.ts';
+import {
+  checkContextDoesNotOutliveTransaction,
+  checkForgedTokens,
+  checkProjectIsolation,
+  checkSwitchTenant,
+  checkTenantSelection,
+  type Leak,
+} from './checks.ts';
+import { signUp, startTestApp, type SignedUpTenant, type TestApp } from './harness.ts';
+
+type Check = (t: TestApp, acting: SignedUpTenant, victim: SignedUpTenant) => Promise<Leak[]>;
+
+const checks: Record<string, Check> = {
+  'project isolation (list, read, patch, delete, stats, tasks, comments)': (t, a, b) => checkProjectIsolation(t.client, a, b),
+  'tenant selection by X-Tenant header and subdomain': (t, a, b) => checkTenantSelection(t.client, a, b),
+  'switch-tenant membership check': (t, a, b) => checkSwitchTenant(t.client, a, b),
+  'forged tokens (alg none, wrong key, expired, tampered)': (t, a, b) => checkForgedTokens(t.client, a, b),
+  'tenant context ends with its transaction': (t, a, b) => checkContextDoesNotOutliveTransaction(t.client, t.app, a, b),
+};
+
+/** Which check must catch each named vulnerability (typed: every vulnerability needs an entry). */
+const caughtBy: Record<VulnerabilityName, keyof typeof checks> = {
+  'rls-not-forced': 'project isolation (list, read, patch, delete, stats, tasks, comments)',
+  'session-level-context': 'tenant context ends with its transaction',
+  'header-tenant-trusted': 'tenant selection by X-Tenant header and subdomain',
+  'switch-tenant-unchecked': 'switch-tenant membership check',
+  'jwt-unverified': 'forged tokens (alg none, wrong key, expired, tampered)',
+  'idor-by-id': 'project isolation (list, read, patch, delete, stats, tasks, comments)',
+  'stats-unscoped': 'project isolation (list, read, patch, delete, stats, tasks, comments)',
+};
+
+/** The route each vulnerability must show up on. */
+const expectedVia: Record<VulnerabilityName, RegExp> = {
+  'rls-not-forced': /^GET \/projects$/,
+  'session-level-context': /pooled connection/,
+  'header-tenant-trusted': /X-Tenant header/,
+  'switch-tenant-unchecked': /POST \/switch-tenant/,
+  'jwt-unverified': /alg none/,
+  'idor-by-id': /^GET \/projects\/:id$/,
+  'stats-unscoped': /^GET \/stats$/,
+};
+
+describe('the correct app keeps tenants apart', () => {
+  let t: TestApp;
+  let a: SignedUpTenant;
+  let b: SignedUpTenant;
+  beforeAll(async () => {
+    t = await startTestApp({ poolSize: 1 });
+    a = await signUp(t.client, 'acme');
+    b = await signUp(t.client, 'globex');
+  });
+  afterEach(() => {
+    expect(t.app.poolStats().checkedOut).toBe(0);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  for (const [name, check] of Object.entries(checks)) {
+    test(`${name}: no leak in either direction`, async () => {
+      expect(await check(t, a, b)).toEqual([]);
+      expect(await check(t, b, a)).toEqual([]);
+    });
+  }
+
+  test('each tenant still sees exactly its own projects afterwards', async () => {
+    for (const tenant of [a, b]) {
+      const list = await t.client.get('/projects?limit=200', { token: tenant.token });
+      expect(list.status).toBe(200);
+      expect(list.body.projects.length).toBeGreaterThan(0);
+      const stats = await t.client.get('/stats', { token: tenant.token });
+      expect(stats.body.projects).toBe(list.body.projects.length);
+    }
+  });
+});
+
+describe('red cases: each named vulnerability is caught', () => {
+  test('every documented vulnerability has a catching check', () => {
+    expect(Object.keys(caughtBy).sort()).toEqual([...vulnerabilityNames].sort());
+  });
+
+  describe.each(vulnerabilityNames)('%s', (vulnerability) => {
+    let t: TestApp;
+    let a: SignedUpTenant;
+    let b: SignedUpTenant;
+    beforeAll(async () => {
+      t = await startTestApp({ poolSize: 1, vulnerabilities: [vulnerability] });
+      a = await signUp(t.client, 'acme');
+      b = await signUp(t.client, 'globex');
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    test(`is reported by "${caughtBy[vulnerability]}"`, async () => {
+      const leaks = await checks[caughtBy[vulnerability]]!(t, a, b);
+      expect(leaks.length, `expected ${vulnerability} to be reported`).toBeGreaterThan(0);
+      expect(leaks.map((l) => l.via)).toContainEqual(expect.stringMatching(expectedVia[vulnerability]));
+      for (const l of leaks) {
+        expect(l.actingTenant).toBe(a.slug);
+        expect(l.victimTenant).toBe(b.slug);
+      }
+    });
+  });
+});

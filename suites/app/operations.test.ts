@@ -28,10 +28,10 @@ async function rowsOfTenant(tenantId: string): Promise<Record<string, number>> {
   });
 }
 
-async function totals(): Promise<Record<string, number>> {
+async function totals(): Promise<Record<(typeof tenantTableNames)[number] | 'tenants' | 'users', number>> {
   return admin(async (c) => {
-    const counts: Record<string, number> = {};
-    for (const table of ['tenants', 'users', ...tenantTableNames]) {
+    const counts = {} as Record<(typeof tenantTableNames)[number] | 'tenants' | 'users', number>;
+    for (const table of ['tenants', 'users', ...tenantTableNames] as const) {
       const { rows } = await c.query<{ n: number }>(`select count(*)::int as n from app.${table}`);
       counts[table] = rows[0]!.n;
     }

@@ -77,8 +77,6 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   const appUrl = vulnerable.has('rls-not-forced') && database.ownerUrl ? database.ownerUrl : database.appUrl;
   const pool = new pg.Pool({ connectionString: appUrl, max: options.poolSize, application_name: 'tenantproof-reference' });
   const ops = database.opsUrl ? new pg.Pool({ connectionString: database.opsUrl, max: 2, application_name: 'tenantproof-reference-ops' }) : undefined;
-  pool.on('error', () => undefined);
-  ops?.on('error', () => undefined);
 
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32);
   const services: Services = {
@@ -102,6 +100,9 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     await ops?.end().catch(() => undefined);
     throw error;
   }
+  // An idle pooled connection that dies (server restart, admin kill) is logged and replaced, not fatal.
+  pool.on('error', (error) => server.log.warn({ err: error }, 'idle app connection failed'));
+  ops?.on('error', (error) => server.log.warn({ err: error }, 'idle ops connection failed'));
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   if (vulnerable.size > 0) server.log.warn({ vulnerabilities: [...vulnerable] }, 'started WITH NAMED VULNERABILITIES');

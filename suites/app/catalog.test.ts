@@ -6,8 +6,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { withClient } from '../../fixtures/index.ts';
-import { appSchema, tenantTableNames } from '../../reference-app/src/index.ts';
+import { testServer, withClient } from '../../fixtures/index.ts';
+import { appSchema, migrateReferenceDatabase, tenantTableNames } from '../../reference-app/src/index.ts';
 import { startTestApp, type TestApp } from './harness.ts';
 
 /** The rules, checked through the admin connection. Returns one line per violation. */
@@ -126,6 +126,32 @@ describe('catalog rules of the rls model', () => {
     await expect(t.app.unscoped.query('select * from migrations.pgmigrations')).rejects.toThrow(/permission denied/);
     await expect(t.app.unscoped.query('delete from app.audit_log')).rejects.toThrow(/permission denied/);
     await expect(t.app.unscoped.query(`set role ${t.app.database.roles.owner}`)).rejects.toThrow(/permission denied/);
+  });
+
+  test('migrations ran through node-pg-migrate as the owner, and re-running applies nothing', async () => {
+    const { rows } = await withClient(t.databaseUrl, (c) =>
+      c.query<{ name: string; owner: string }>(
+        `select m.name, pg_get_userbyid(cl.relowner) as owner from migrations.pgmigrations m, pg_class cl
+          where cl.oid = 'migrations.pgmigrations'::regclass order by m.run_on, m.id`,
+      ),
+    );
+    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups']);
+    expect(new Set(rows.map((r) => r.owner))).toEqual(new Set([t.app.database.roles.owner]));
+    const again = await migrateReferenceDatabase(t.databaseUrl);
+    expect(again.migrated).toEqual([]);
+    expect(again.appUrl).toBe(t.app.database.appUrl);
+  });
+
+  test('closing a test app drops its roles from the shared server', async () => {
+    let roles: string[];
+    {
+      await using other = await startTestApp({ vulnerabilities: ['stats-unscoped', 'rls-not-forced'] });
+      roles = Object.values(other.app.database.roles);
+      const { rows } = await withClient(testServer().adminUrl, (c) => c.query('select rolname from pg_roles where rolname = any($1)', [roles]));
+      expect(rows).toHaveLength(3);
+    }
+    const { rows } = await withClient(testServer().adminUrl, (c) => c.query('select rolname from pg_roles where rolname = any($1)', [roles]));
+    expect(rows).toEqual([]);
   });
 
   test('red case: the rls-not-forced variant breaks the rules', async () => {

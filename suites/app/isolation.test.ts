@@ -4,7 +4,8 @@
  * the app started with the named vulnerability it exists to catch (the leak is reported).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { vulnerabilityNames, type VulnerabilityName } from '../../reference-app/src/index.ts';
+import { startReferenceApp, UnknownVulnerabilityError, vulnerabilities, vulnerabilityNames, type VulnerabilityName } from '../../reference-app/src/index.ts';
+import { scratchDatabase } from '../../fixtures/index.ts';
 import {
   checkContextDoesNotOutliveTransaction,
   checkForgedTokens,
@@ -82,8 +83,16 @@ describe('the correct app keeps tenants apart', () => {
 });
 
 describe('red cases: each named vulnerability is caught', () => {
-  test('every documented vulnerability has a catching check', () => {
+  test('every documented vulnerability has a description and a catching check', () => {
     expect(Object.keys(caughtBy).sort()).toEqual([...vulnerabilityNames].sort());
+    for (const name of vulnerabilityNames) expect(vulnerabilities[name].description.length).toBeGreaterThan(40);
+  });
+
+  test('an unknown vulnerability name is refused, never ignored', async () => {
+    await using db = await scratchDatabase('refapp');
+    const attempt = startReferenceApp({ databaseUrl: db.url, vulnerabilities: ['rls-not-forced', 'rls-not-forgotten'] });
+    await expect(attempt).rejects.toBeInstanceOf(UnknownVulnerabilityError);
+    await expect(attempt).rejects.toThrow(/unknown vulnerability name\(s\): rls-not-forgotten; known: rls-not-forced, /);
   });
 
   describe.each(vulnerabilityNames)('%s', (vulnerability) => {
@@ -94,6 +103,9 @@ describe('red cases: each named vulnerability is caught', () => {
       t = await startTestApp({ poolSize: 1, vulnerabilities: [vulnerability] });
       a = await signUp(t.client, 'acme');
       b = await signUp(t.client, 'globex');
+    });
+    afterEach(() => {
+      expect(t.app.poolStats().checkedOut).toBe(0);
     });
     afterAll(async () => {
       await t?.close();

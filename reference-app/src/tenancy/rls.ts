@@ -17,8 +17,11 @@ export interface RlsOptions {
 }
 
 export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel {
-  const isLocal = !options.sessionLevelContext;
   const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
+  // The tenant id is always a bind parameter; `true` makes the setting transaction-local.
+  const enterTenant = options.sessionLevelContext
+    ? `select set_config('app.current_tenant', $1, false)` // the `session-level-context` vulnerability
+    : `select set_config('app.current_tenant', $1, true)`;
   return {
     name: 'rls',
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -27,11 +30,8 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
       try {
         await client.query('begin');
         try {
-          await client.query(`select set_config('app.current_tenant', $1, $2), set_config('statement_timeout', $3, true)`, [
-            tenant.id,
-            isLocal,
-            timeout,
-          ]);
+          await client.query(enterTenant, [tenant.id]);
+          await client.query(`select set_config('statement_timeout', $1, true)`, [timeout]);
           const result = await fn(client as Queryable);
           await client.query('commit');
           return result;

@@ -1,0 +1,30 @@
+import { describe, expect, test } from 'vitest';
+import { verifyTarget } from '../../fixtures/probes/engine.ts';
+import { corpus } from './corpus.ts';
+import { withCorpusTarget } from './harness.ts';
+
+/** Pinned so Allure history lines up run after run; replay any failure with the same seed. */
+const seed = Number(process.env.TENANTPROOF_SEED ?? 20260401);
+const runs = Number(process.env.TENANTPROOF_RUNS ?? 5);
+
+describe('rls corpus: every flaw is found, no correct schema is flagged', () => {
+  for (const schema of corpus) {
+    test(`${schema.flaw ? `flaw ${schema.flaw}` : 'correct'}: ${schema.name} (seed=${seed})`, async () => {
+      const result = await withCorpusTarget(schema, ({ target }) => verifyTarget(target, { runs, seed }));
+      // A property that never saw a foreign row proves nothing.
+      expect(result.runsExecuted).toBeGreaterThanOrEqual(runs);
+      expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+      const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
+      if (!schema.expect) {
+        expect(summary).toEqual([]);
+        return;
+      }
+      const { checkId, object } = schema.expect;
+      const hit = result.findings.find((f) => f.object === object && (typeof checkId === 'string' ? f.checkId === checkId : checkId.test(f.checkId)));
+      expect(hit, `expected ${String(checkId)} on ${object}, got: ${summary.join('; ')}`).toBeDefined();
+      expect(hit!.seed).toBe(seed);
+      expect(hit!.remediation.length).toBeGreaterThan(10);
+      expect(hit!.statement).toBeTruthy();
+    });
+  }
+});

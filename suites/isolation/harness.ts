@@ -1,0 +1,43 @@
+/**
+ * Puts a corpus schema in a scratch database with its own app role (and owner role), hands the
+ * target to the test, and drops everything afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { quoteIdent, scratchDatabase, testServer, urlFor, withClient } from '../../fixtures/index.ts';
+import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { baseSchema, type CorpusSchema } from './corpus.ts';
+
+export interface CorpusTarget {
+  readonly target: TargetConfig;
+  /** Admin URL to the scratch database. */
+  readonly adminUrl: string;
+}
+
+export async function withCorpusTarget<T>(schema: CorpusSchema, fn: (t: CorpusTarget) => Promise<T>): Promise<T> {
+  const { adminUrl } = testServer();
+  const db = await scratchDatabase('iso');
+  const suffix = randomBytes(4).toString('hex');
+  const app = `tp_app_${suffix}`;
+  const owner = `tp_owner_${suffix}`;
+  const password = randomBytes(8).toString('hex');
+  const idType = schema.idType ?? 'text';
+  const render = (sql: string) => sql.replaceAll('{app}', quoteIdent(app)).replaceAll('{id}', idType);
+  try {
+    await withClient(adminUrl, (c) => c.query(`create role ${quoteIdent(app)} nologin`));
+    let databaseUrl = db.url;
+    if (schema.connectAsOwner) {
+      await withClient(adminUrl, (c) => c.query(`create role ${quoteIdent(owner)} login password '${password}'; grant ${quoteIdent(app)} to ${quoteIdent(owner)}`));
+      await withClient(db.url, (c) => c.query(`grant create on schema public to ${quoteIdent(owner)}`));
+      databaseUrl = urlFor(db.url, db.name, { user: owner, password });
+    }
+    await withClient(databaseUrl, async (c) => {
+      await c.query(render(schema.base ?? baseSchema(idType)));
+      if (schema.sql) await c.query(render(schema.sql));
+    });
+    const target: TargetConfig = { ...targetDefaults, databaseUrl, model: 'rls', appRole: app };
+    return await fn({ target, adminUrl: db.url });
+  } finally {
+    await db.drop();
+    await withClient(adminUrl, (c) => c.query(`drop role if exists ${quoteIdent(app)}; drop role if exists ${quoteIdent(owner)}`));
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Allure results: one result per check (passed, or failed with each finding attached as JSON
+ * evidence), written as `<uuid>-result.json` + `<uuid>-attachment.json` files that `allure
+ * generate` reads. historyId/testCaseId derive from the check id, so history lines up across runs.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Severity } from '../fixtures/findings/types.ts';
+import { checksOf, findingMessage, fingerprint, isoTime, sortFindings, toolName, type ReportInput } from './model.ts';
+
+const allureSeverity: Record<Severity, string> = { critical: 'blocker', high: 'critical', medium: 'normal', low: 'minor', info: 'trivial' };
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+export interface AllureResult {
+  uuid: string;
+  historyId: string;
+  testCaseId: string;
+  name: string;
+  fullName: string;
+  status: 'passed' | 'failed';
+  statusDetails: { message?: string; trace?: string };
+  stage: 'finished';
+  start: number;
+  stop: number;
+  description: string;
+  labels: { name: string; value: string }[];
+  links: { name: string; url: string; type: string }[];
+  parameters: { name: string; value: string }[];
+  attachments: { name: string; source: string; type: string }[];
+  steps: never[];
+}
+
+/** Writes the results into `dir` (created if needed) and returns the file names. */
+export async function writeAllureResults(dir: string, input: ReportInput): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const start = new Date(isoTime(input.startedAt)).getTime();
+  const stop = start + Math.round(input.durationMs);
+  const findings = sortFindings(input.findings);
+  const files: string[] = [];
+  for (const check of checksOf(input)) {
+    const own = findings.filter((f) => f.checkId === check.id);
+    const uuid = randomUUID();
+    const fullName = `${toolName}.${check.isRule ? 'rules' : 'probes'}.${check.id}`;
+    const attachments: AllureResult['attachments'] = [];
+    for (const f of own) {
+      const source = `${randomUUID()}-attachment.json`;
+      await writeFile(join(dir, source), `${JSON.stringify({ id: fingerprint(f), ...f }, null, 2)}\n`);
+      attachments.push({ name: `${f.severity}: ${f.object}`, source, type: 'application/json' });
+      files.push(source);
+    }
+    const result: AllureResult = {
+      uuid,
+      historyId: md5(fullName),
+      testCaseId: md5(fullName),
+      name: `${check.id}: ${check.title}`,
+      fullName,
+      status: own.length > 0 ? 'failed' : 'passed',
+      statusDetails:
+        own.length > 0
+          ? { message: `${own.length} finding${own.length === 1 ? '' : 's'}: ${own.map(findingMessage).join('; ')}`, trace: own.map((f) => `${f.object}: ${f.remediation}`).join('\n') }
+          : {},
+      stage: 'finished',
+      start,
+      stop,
+      description: `${check.description}\n\nFix: ${check.remediation}`,
+      labels: [
+        { name: 'severity', value: allureSeverity[check.severity] },
+        { name: 'epic', value: toolName },
+        { name: 'feature', value: check.isRule ? 'Static rules' : 'Probes' },
+        { name: 'story', value: check.id },
+        { name: 'parentSuite', value: toolName },
+        { name: 'suite', value: check.isRule ? 'catalog rules' : 'probes' },
+        { name: 'tag', value: check.leakClass },
+        ...(check.cwe ? [{ name: 'tag', value: check.cwe }] : []),
+        ...(input.model ? [{ name: 'tag', value: `model:${input.model}` }] : []),
+      ],
+      links: check.cwe ? [{ name: check.cwe, url: `https://cwe.mitre.org/data/definitions/${check.cwe.replace(/^CWE-/, '')}.html`, type: 'issue' }] : [],
+      parameters: [...(input.model ? [{ name: 'model', value: input.model }] : []), ...(input.seed !== undefined ? [{ name: 'seed', value: String(input.seed) }] : [])],
+      attachments,
+      steps: [],
+    };
+    const name = `${uuid}-result.json`;
+    await writeFile(join(dir, name), `${JSON.stringify(result, null, 2)}\n`);
+    files.push(name);
+  }
+  return files;
+}

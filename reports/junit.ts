@@ -1,0 +1,54 @@
+/** junit.xml — one testcase per check, one <failure> per finding (CI test tabs show them). */
+import type { Finding } from '../fixtures/findings/types.ts';
+import { checksOf, findingMessage, isoTime, sortFindings, toolName, type ReportInput } from './model.ts';
+
+export function escapeXml(text: string): string {
+  return text
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&apos;');
+}
+
+function failureBody(f: Finding): string {
+  const lines = [
+    `severity: ${f.severity}   leak class: ${f.leakClass}   model: ${f.model}${f.cwe ? `   ${f.cwe}` : ''}`,
+    `object: ${f.object}`,
+    f.actingTenant !== undefined ? `acting tenant: ${f.actingTenant}` : null,
+    f.victimTenant !== undefined ? `victim tenant: ${f.victimTenant}` : null,
+    f.statement !== undefined ? `statement: ${f.statement}` : null,
+    f.observed !== undefined ? `observed: ${JSON.stringify(f.observed)}` : null,
+    f.expected !== undefined ? `expected: ${JSON.stringify(f.expected)}` : null,
+    f.seed !== undefined ? `seed: ${f.seed}${f.path ? ` path: ${f.path}` : ''}` : null,
+    `fix: ${f.remediation}`,
+  ];
+  return lines.filter((l): l is string => l !== null).join('\n');
+}
+
+export function renderJunit(input: ReportInput): string {
+  const checks = checksOf(input);
+  const findings = sortFindings(input.findings);
+  const failed = checks.filter((c) => findings.some((f) => f.checkId === c.id)).length;
+  const seconds = (input.durationMs / 1000).toFixed(3);
+  const cases = checks.map((c) => {
+    const own = findings.filter((f) => f.checkId === c.id);
+    const name = escapeXml(`${c.id}: ${c.title}`);
+    const classname = c.isRule ? `${toolName}.rules` : `${toolName}.probes`;
+    if (own.length === 0) return `    <testcase classname="${classname}" name="${name}" time="0"/>`;
+    const failures = own
+      .map((f) => `      <failure message="${escapeXml(`${f.severity}: ${findingMessage(f)}`)}" type="${f.severity}">${escapeXml(failureBody(f))}</failure>`)
+      .join('\n');
+    return `    <testcase classname="${classname}" name="${name}" time="0">\n${failures}\n    </testcase>`;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${toolName}" tests="${checks.length}" failures="${failed}" errors="0" time="${seconds}">`,
+    `  <testsuite name="${toolName} checks" tests="${checks.length}" failures="${failed}" errors="0" skipped="0" time="${seconds}" timestamp="${isoTime(input.startedAt).replace(/\.\d+Z$/, '')}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,104 @@
+/**
+ * What every report format shares: the run being reported, finding fingerprints, counts, and the
+ * rule metadata for each check id (static rules from the registry; probe checks from their findings).
+ */
+import { createHash } from 'node:crypto';
+import type { IsolationModel } from '../fixtures/catalog/types.ts';
+import { redactUrl } from '../fixtures/postgres/url.ts';
+import { severities, type Finding, type LeakClass, type Severity } from '../fixtures/findings/types.ts';
+import { exitCodeFor, ruleById } from '../fixtures/rules/index.ts';
+
+export const toolName = 'tenantproof';
+export const toolVersion = '0.1.0';
+
+export interface ReportInput {
+  readonly findings: readonly Finding[];
+  /** Check ids that ran (a check with no finding passed). */
+  readonly rulesRun: readonly string[];
+  /** The target's URL; redacted again here in case a password slipped through. */
+  readonly target: string;
+  readonly model?: IsolationModel;
+  readonly startedAt: Date | string;
+  readonly durationMs: number;
+  readonly seed?: number;
+  /** `--fail-on` threshold (default high): decides the verdict and exit code. */
+  readonly failOn?: Severity;
+  /** SARIF only: a repository file (e.g. the migrations) to anchor results on, for code-scanning UIs that need a file. */
+  readonly sourceUri?: string;
+}
+
+export interface CheckInfo {
+  readonly id: string;
+  readonly title: string;
+  readonly severity: Severity;
+  readonly leakClass: LeakClass;
+  readonly cwe: string | null;
+  readonly description: string;
+  readonly remediation: string;
+  /** True for static catalog rules, false for probe checks known only from their findings. */
+  readonly isRule: boolean;
+}
+
+/** Metadata for every check id in the run: rulesRun first (registry order), then ids seen only in findings. */
+export function checksOf(input: ReportInput): CheckInfo[] {
+  const ids = [...new Set([...input.rulesRun, ...sortFindings(input.findings).map((f) => f.checkId)])];
+  return ids.map((id) => {
+    const rule = ruleById(id);
+    if (rule) {
+      return { id, title: rule.title, severity: rule.severity, leakClass: rule.leakClass, cwe: rule.cwe, description: rule.description, remediation: rule.remediation, isRule: true };
+    }
+    const first = input.findings.find((f) => f.checkId === id);
+    return {
+      id,
+      title: first?.title ?? id,
+      severity: first?.severity ?? 'info',
+      leakClass: first?.leakClass ?? 'configuration',
+      cwe: first?.cwe ?? null,
+      description: first?.title ?? id,
+      remediation: first?.remediation ?? '',
+      isRule: false,
+    };
+  });
+}
+
+/** A stable id for a finding: same check, model, object and tenants → same id across runs. */
+export function fingerprint(f: Finding): string {
+  const key = [f.checkId, f.model, f.object, f.actingTenant ?? '', f.victimTenant ?? '', f.statement ?? ''].join('\u0000');
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+export function sortFindings(findings: readonly Finding[]): Finding[] {
+  return [...findings].sort(
+    (a, b) =>
+      severities.indexOf(a.severity) - severities.indexOf(b.severity) ||
+      a.checkId.localeCompare(b.checkId) ||
+      a.object.localeCompare(b.object) ||
+      fingerprint(a).localeCompare(fingerprint(b)),
+  );
+}
+
+export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
+  const counts = Object.fromEntries(severities.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const f of findings) counts[f.severity]++;
+  return counts;
+}
+
+export function verdictOf(input: ReportInput): { verdict: 'verified' | 'findings'; exitCode: 0 | 1; failOn: Severity } {
+  const failOn = input.failOn ?? 'high';
+  const exitCode = exitCodeFor(input.findings, failOn);
+  return { verdict: exitCode === 0 ? 'verified' : 'findings', exitCode, failOn };
+}
+
+export function safeTarget(target: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? redactUrl(target) : target;
+}
+
+export function isoTime(t: Date | string): string {
+  return (typeof t === 'string' ? new Date(t) : t).toISOString();
+}
+
+/** One line saying what a finding is about, for messages. */
+export function findingMessage(f: Finding): string {
+  const tenants = f.actingTenant || f.victimTenant ? ` (tenant ${f.actingTenant ?? '?'} → ${f.victimTenant ?? '?'})` : '';
+  return `${f.title}: ${f.object}${tenants}`;
+}

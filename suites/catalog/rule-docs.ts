@@ -1,0 +1,14 @@
+/** The rule reference as it should be on disk: docs/rules/<id>.md for every rule, plus README.md. */
+import { rules } from '../../fixtures/rules/index.ts';
+import { renderRuleIndex, renderRulePage } from '../../fixtures/rules/docs.ts';
+import { corpus } from './corpus.ts';
+
+export function expectedRuleDocs(): Map<string, string> {
+  const docs = new Map<string, string>();
+  for (const rule of rules) {
+    const examples = corpus.filter((e) => e.rule === rule.id).map((e) => ({ title: e.title, setup: e.setup, fix: e.fix, model: e.model ?? 'rls' }));
+    docs.set(`docs/rules/${rule.id}.md`, renderRulePage(rule, examples));
+  }
+  docs.set('docs/rules/README.md', renderRuleIndex(rules));
+  return docs;
+}

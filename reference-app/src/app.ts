@@ -21,6 +21,7 @@ const optionsSchema = z.object({
   tokenTtlSeconds: z.number().int().min(1).max(86_400).default(900),
   bodyLimit: z.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
   rateLimit: z.object({ max: z.number().int().min(1), timeWindowMs: z.number().int().min(100) }).default({ max: 600, timeWindowMs: 60_000 }),
+  publicRateLimit: z.object({ max: z.number().int().min(1), timeWindowMs: z.number().int().min(100) }).default({ max: 300, timeWindowMs: 60_000 }),
   poolSize: z.number().int().min(1).max(100).default(10),
   baseDomain: z.string().default('localhost'),
   statementTimeoutMs: z.number().int().min(10).default(5000),
@@ -93,6 +94,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
       logger: input.logger ?? false,
       bodyLimit: options.bodyLimit,
       rateLimit: options.rateLimit,
+      publicRateLimit: options.publicRateLimit,
     });
     await server.listen({ port: options.port, host: options.host });
   } catch (error) {

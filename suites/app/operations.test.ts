@@ -222,3 +222,18 @@ describe('per-tenant rate limit', () => {
     expect(limited.app.poolStats().checkedOut).toBe(0);
   });
 });
+
+describe('public routes are limited per client address', () => {
+  test('password guessing gets 429 after the limit; authenticated tenant routes are not affected', async () => {
+    await using limited = await startTestApp({ publicRateLimit: { max: 6, timeWindowMs: 60_000 } });
+    const victim = await signUp(limited.client, 'guessed');
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await limited.client.post('/login', { body: { email: victim.email, password: `guess-${i}-xxxx` } })).status);
+    // 1 signup + 5 guesses fit in the window of 6; then 429, even for the right password.
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    const right = await limited.client.post('/login', { body: { email: victim.email, password: victim.password } });
+    expect(right.status).toBe(429);
+    expect(right.body).toMatchObject({ error: 'too many attempts from this address' });
+    expect((await limited.client.get('/projects', { token: victim.token })).status).toBe(200);
+  });
+});

@@ -19,6 +19,8 @@ export interface ServerOptions {
   readonly bodyLimit: number;
   /** Requests per tenant per window. */
   readonly rateLimit: { readonly max: number; readonly timeWindowMs: number };
+  /** Requests per client address per window on the public routes (signup, login). */
+  readonly publicRateLimit: { readonly max: number; readonly timeWindowMs: number };
   /** Extra route modules (later issues). */
   readonly extraRoutes?: readonly ((scope: FastifyInstance, services: Services) => void)[];
 }
@@ -37,7 +39,16 @@ export async function buildServer(services: Services, options: ServerOptions): P
   });
 
   app.get('/health', async () => ({ ok: true }));
-  authRoutes(app, services);
+  // Public routes are limited per client address: password guessing and signup floods.
+  await app.register(async (scope) => {
+    await scope.register(rateLimit, {
+      max: options.publicRateLimit.max,
+      timeWindow: options.publicRateLimit.timeWindowMs,
+      keyGenerator: (request) => `ip:${request.ip}`,
+      errorResponseBuilder: (_request, context) => new HttpError(429, 'too many attempts from this address', { retryAfterMs: context.ttl }),
+    });
+    authRoutes(scope, services);
+  });
 
   await app.register(async (scope) => {
     scope.addHook('onRequest', authenticate(services));

@@ -72,5 +72,6 @@ export function authenticate(services: Services) {
     const log = request.log.child({ tenantId: context.tenant.id, userId: context.principal.userId });
     request.log = log;
     reply.log = log;
+    log.info({ method: request.method, url: request.url, via: context.principal.via }, 'incoming request');
   };
 }

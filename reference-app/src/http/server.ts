@@ -1,5 +1,5 @@
 /** The Fastify application: public routes, then the authenticated, tenant-scoped, rate-limited scope. */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { runInTenantContext } from '../tenancy/context.ts';
 import { errorHandler, HttpError } from './errors.ts';
@@ -29,6 +29,9 @@ export async function buildServer(services: Services, options: ServerOptions): P
   const app = Fastify({
     ...(typeof options.logger === 'boolean' ? { logger: options.logger } : { loggerInstance: options.logger }),
     bodyLimit: options.bodyLimit,
+    // Request lines are written by the hooks below, after the tenant is known, so that every line
+    // of a tenant-scoped request carries its tenant id.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
@@ -38,9 +41,16 @@ export async function buildServer(services: Services, options: ServerOptions): P
     void reply.status(404).send({ error: 'not found' });
   });
 
+  app.addHook('onResponse', async (request, reply) => {
+    reply.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed');
+  });
+
   app.get('/health', async () => ({ ok: true }));
   // Public routes are limited per client address: password guessing and signup floods.
   await app.register(async (scope) => {
+    scope.addHook('onRequest', async (request) => {
+      request.log.info({ method: request.method, url: request.url }, 'incoming request');
+    });
     await scope.register(rateLimit, {
       max: options.publicRateLimit.max,
       timeWindow: options.publicRateLimit.timeWindowMs,

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { testServer, withClient } from '../../fixtures/index.ts';
-import { appSchema, migrateReferenceDatabase, tenantTableNames } from '../../reference-app/src/index.ts';
+import { appSchema, migrateReferenceDatabase, tenantTableNames, tenantTablesDdl } from '../../reference-app/src/index.ts';
 import { startTestApp, type TestApp } from './harness.ts';
 
 /** The rules, checked through the admin connection. Returns one line per violation. */
@@ -140,6 +140,24 @@ describe('catalog rules of the rls model', () => {
     const again = await migrateReferenceDatabase(t.databaseUrl);
     expect(again.migrated).toEqual([]);
     expect(again.appUrl).toBe(t.app.database.appUrl);
+  });
+
+  test('the tenant-table DDL is reusable in another schema (for the schema-per-tenant model)', async () => {
+    const { owner, app } = t.app.database.roles;
+    const tables = await withClient(t.databaseUrl, async (c) => {
+      await c.query(`set role ${owner}`);
+      await c.query('create schema tenant_probe');
+      await c.query(tenantTablesDdl({ schema: 'tenant_probe', globalSchema: appSchema, appRole: app, rls: false }));
+      await c.query('reset role');
+      const { rows } = await c.query<{ relname: string; rls: boolean }>(
+        `select cl.relname, cl.relrowsecurity as rls from pg_class cl join pg_namespace n on n.oid = cl.relnamespace
+          where n.nspname = 'tenant_probe' and cl.relkind = 'r' order by 1`,
+      );
+      await c.query('drop schema tenant_probe cascade');
+      return rows;
+    });
+    expect(tables.map((r) => r.relname)).toEqual([...tenantTableNames].sort());
+    expect(tables.every((r) => !r.rls)).toBe(true);
   });
 
   test('closing a test app drops its roles from the shared server', async () => {

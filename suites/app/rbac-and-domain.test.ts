@@ -75,6 +75,18 @@ describe('RBAC', () => {
   });
 });
 
+describe('the tenant itself', () => {
+  test('GET /tenant shows the caller\'s tenant — its plan, limits and flags — and only it', async () => {
+    const own = await t.client.get('/tenant', { token: tokens.viewer! });
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({ id: a.tenantId, slug: a.slug, plan: 'pro', status: 'active', limits: { max_projects: 50, max_members: 100 }, features: {} });
+    const theirs = await t.client.get('/tenant', { token: b.token });
+    expect(theirs.body).toMatchObject({ id: b.tenantId, slug: b.slug });
+    // Through the header, only as a member: a's admin is not one of b's.
+    expect((await t.client.get('/tenant', { token: a.token, headers: { 'x-tenant': b.slug } })).status).toBe(403);
+  });
+});
+
 describe('members', () => {
   test('list shows only this tenant\'s members, with their roles', async () => {
     const listA = await t.client.get('/members', { token: a.token });

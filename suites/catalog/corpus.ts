@@ -161,6 +161,12 @@ create policy via_task on task_comments to @app using (exists (select 1 from tas
     fix: 'alter table tasks force row level security;\nrevoke @middle from @app;',
   },
   {
+    rule: 'rls-not-forced',
+    title: 'a NOINHERIT app role can SET ROLE to the owner of a tenant table without FORCE',
+    setup: 'create role @owner nologin;\nalter role @app noinherit;\ngrant @owner to @app;\nalter table projects owner to @owner;\nalter table projects no force row level security;',
+    fix: 'revoke @owner from @app;',
+  },
+  {
     rule: 'app-role-owns-tenant-table',
     title: 'the app role owns a tenant table (RLS forced)',
     setup: 'alter table projects owner to @app;',

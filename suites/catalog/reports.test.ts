@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import AjvDraft04Module from 'ajv-draft-04';
 import addFormatsModule from 'ajv-formats';
@@ -144,6 +146,18 @@ describe('reports', () => {
       for (const a of r.attachments) expect(allureFiles).toContain(a.source);
       expect(r.labels.map((l: { name: string }) => l.name)).toEqual(expect.arrayContaining(['severity', 'feature', 'story']));
     }
+  });
+
+  test('Allure 3 reads the results: one test per check, failed ones with their evidence', async () => {
+    const input = await brokenRun();
+    const dir = await reportDir();
+    await writeReports(dir, input, ['allure']);
+    const out = join(dir, 'allure-report');
+    await promisify(execFile)(resolve('node_modules/.bin/allure'), ['generate', join(dir, 'allure-results'), '--output', out], { cwd: dir, timeout: 60_000 });
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    const failedChecks = new Set(input.findings.map((f) => f.checkId)).size;
+    expect(summary.stats).toMatchObject({ total: input.rulesRun.length, failed: failedChecks, passed: input.rulesRun.length - failedChecks });
+    expect((await readdir(join(out, 'data', 'attachments'))).length).toBe(input.findings.length);
   });
 
   test('the SARIF check has teeth: a log with a bad level or no rule id is rejected', async () => {

@@ -71,6 +71,19 @@ describe('the correct app keeps tenants apart', () => {
     });
   }
 
+  test('under concurrency (interleaved requests of both tenants on a pool of one) each answer holds only the caller\'s rows', async () => {
+    const own = async (tenant: SignedUpTenant) =>
+      new Set<string>((await t.client.get('/projects?limit=200', { token: tenant.token })).body.projects.map((p: { id: string }) => p.id));
+    const expected = new Map([[a.slug, await own(a)], [b.slug, await own(b)]]);
+    const requests = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b)).map(async (tenant) => {
+      const response = await t.client.get('/projects?limit=200', { token: tenant.token });
+      return { tenant, ids: response.body.projects.map((p: { id: string }) => p.id) as string[] };
+    });
+    for (const { tenant, ids } of await Promise.all(requests)) {
+      expect(new Set(ids), `${tenant.slug} got another tenant's rows`).toEqual(expected.get(tenant.slug));
+    }
+  });
+
   test('each tenant still sees exactly its own projects afterwards', async () => {
     for (const tenant of [a, b]) {
       const list = await t.client.get('/projects?limit=200', { token: tenant.token });

@@ -107,6 +107,18 @@ describe('teardown', () => {
   });
 });
 
+describe('tenant status', () => {
+  test('a suspended tenant refuses its members\' requests and logins, and the other tenant is unaffected', async () => {
+    const s = await signUp(t.client, 'suspended');
+    await admin((c) => c.query(`update app.tenants set status = 'suspended' where id = $1`, [s.tenantId]));
+    const refused = await t.client.get('/projects', { token: s.token });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toEqual({ error: 'tenant is suspended' });
+    expect((await t.client.post('/login', { body: { email: s.email, password: s.password } })).status).toBe(403);
+    expect((await t.client.get('/projects', { token: a.token })).status).toBe(200);
+  });
+});
+
 describe('audit log', () => {
   test('every write leaves one audit row in its own tenant, with the actor', async () => {
     const actor = decodeJwt(a.token).sub;

@@ -67,14 +67,15 @@ create policy tenant_isolation on projects to {app} using (${check}) with check 
 create policy tenant_isolation on tasks to {app} using (${check}) with check (${check});
 create policy tenant_isolation on comments to {app} using (${check}) with check (${check});
 create policy via_comment on attachments to {app}
-  using (exists (select 1 from comments c where c.id = comment_id))
-  with check (exists (select 1 from comments c where c.id = comment_id));
+  using (exists (select 1 from comments c where c.id = comment_id and c.${check}))
+  with check (exists (select 1 from comments c where c.id = comment_id and c.${check}));
+create index on comments (tenant_id, task_id);
 grant select on tenants to {app};
 grant select, insert, update, delete on projects, tasks, comments, attachments to {app};
 create view project_summary with (security_invoker = true) as
   select tenant_id, count(*) as projects, sum(budget) as budget from projects group by tenant_id;
 grant select on project_summary to {app};
-create function current_tenant() returns text language sql stable
+create function current_tenant() returns text language sql stable set search_path = pg_catalog
   as $$ select current_setting('app.current_tenant', true) $$;
 `;
 }

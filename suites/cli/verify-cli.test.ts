@@ -1,0 +1,99 @@
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { withCorpusTarget } from '../isolation/harness.ts';
+import { corpus } from '../isolation/corpus.ts';
+import { errorLines, runCli } from './cli-helpers.ts';
+
+const correct = corpus.find((s) => s.flaw === null)!;
+const flawed = corpus.find((s) => s.flaw === 'rls-off')!;
+const targetFlags = (url: string, appRole: string) => ['--database-url', url, '--model', 'rls', '--app-role', appRole];
+
+/** A cannot-run outcome: exit 2, exactly one line on stderr, no stack trace, nothing on stdout. */
+function expectOneLineError(run: Awaited<ReturnType<typeof runCli>>, pattern: RegExp) {
+  const lines = errorLines(run);
+  expect(run.code, run.stderr).toBe(2);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^tenantproof: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+  expect(run.stdout).toBe('');
+}
+
+describe('tenantproof verify: options and exit codes', () => {
+  test('--help documents the flags and the exit codes 0, 1 and 2', async () => {
+    const run = await runCli(['verify', '--help']);
+    expect(run.code).toBe(0);
+    for (const flag of ['--database-url', '--model', '--app-role', '--tenant-table', '--tenant-column', '--tenant-setting', '--schema-pattern', '--database-pattern', '--tenant-role', '--runs', '--seed', '--report-dir', '--format', '--config']) {
+      expect(run.stdout).toContain(flag);
+    }
+    expect(run.stdout).toMatch(/0\s+verified/);
+    expect(run.stdout).toMatch(/1\s+findings/);
+    expect(run.stdout).toMatch(/2\s+cannot run/);
+  });
+
+  test.each([
+    ['an unknown flag', ['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'rls', '--frobnicate'], /unknown option '--frobnicate'/],
+    ['a bad model', ['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'sharded'], /--model.*sharded.*rls, schema, database/],
+    ['an unparsable URL', ['verify', '--database-url', 'not a url', '--model', 'rls'], /--database-url is not a URL/],
+    ['a non-postgres URL', ['verify', '--database-url', 'mysql://u@h/x', '--model', 'rls'], /--database-url must start with postgres:\/\//],
+    ['a missing URL', ['verify', '--model', 'rls'], /--database-url is required/],
+    ['a bad run count', ['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'rls', '--runs', 'many'], /--runs must be a number/],
+    ['a tenant role without {tenant}', ['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'schema', '--tenant-role', 'tenant_role'], /--tenant-role must contain \{tenant\}/],
+    ['an unreachable database', ['verify', '--database-url', 'postgres://u:secret@127.0.0.1:1/x', '--model', 'rls'], /cannot connect/],
+  ])('%s: exit 2 with one line', async (_what, args, pattern) => {
+    const run = await runCli(args);
+    expectOneLineError(run, pattern);
+    expect(run.stderr).not.toContain('secret');
+  });
+
+  test('a config file failing validation: exit 2 naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+    writeFileSync(join(dir, 'tenantproof.config.json'), JSON.stringify({ databaseUrl: 'postgres://u@127.0.0.1:1/x', model: 'rls', runs: -3 }));
+    expectOneLineError(await runCli(['verify'], { cwd: dir }), /config file .*tenantproof\.config\.json: runs must be at least 1/);
+    writeFileSync(join(dir, 'other.json'), JSON.stringify({ model: 'rls', tenantColum: 'x' }));
+    expectOneLineError(await runCli(['verify', '--config', join(dir, 'other.json')], { cwd: dir }), /unknown option "tenantColum"/);
+  });
+
+  test('a role that cannot SET ROLE to the app role: exit 2 with one line', async () => {
+    await withCorpusTarget(correct, async ({ target }) => {
+      const run = await runCli(['verify', ...targetFlags(target.databaseUrl, 'no_such_role_xyz')]);
+      expectOneLineError(run, /cannot SET ROLE no_such_role_xyz/);
+    });
+  });
+
+  test('a correct schema is verified (exit 0); a config file supplies the options', { timeout: 120_000 }, async () => {
+    await withCorpusTarget(correct, async ({ target }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+      writeFileSync(join(dir, 'tenantproof.config.json'), JSON.stringify({ databaseUrl: target.databaseUrl, model: 'rls', appRole: target.appRole, runs: 3, seed: 7 }));
+      const run = await runCli(['verify', '--report-dir', join(dir, 'out')], { cwd: dir });
+      expect(run.code, run.stderr + run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/VERIFIED/);
+      expect(run.stdout).toContain('seed 7');
+      expect(run.stderr).toMatch(/4 tenant-scoped tables/);
+      expect(run.stderr).toMatch(/run \d+\/3/);
+      expect(existsSync(join(dir, 'out', 'findings.json'))).toBe(true);
+    });
+  });
+
+  test('a flawed schema: exit 1, findings with seed in JSON and reports; --seed replays the same findings', { timeout: 180_000 }, async () => {
+    await withCorpusTarget(flawed, async ({ target }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+      const args = ['verify', ...targetFlags(target.databaseUrl, target.appRole), '--runs', '2', '--seed', '42', '--format', 'json', '--report-dir', dir];
+      const first = await runCli(args);
+      expect(first.code, first.stderr).toBe(1);
+      const report = JSON.parse(first.stdout) as { seed: number; findings: { checkId: string; object: string; seed?: number; leak: boolean }[] };
+      expect(report.seed).toBe(42);
+      const leaks = report.findings.filter((f) => f.leak);
+      expect(leaks.map((f) => `${f.checkId} ${f.object}`)).toContain('probe-read-scan public.tasks');
+      expect(leaks.every((f) => f.seed === 42)).toBe(true);
+      expect(JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8'))).toBeTruthy();
+      expect(existsSync(join(dir, 'allure-results'))).toBe(true);
+      const again = await runCli(args);
+      const replay = JSON.parse(again.stdout) as typeof report;
+      const key = (r: typeof report) => r.findings.filter((f) => f.leak).map((f) => `${f.checkId} ${f.object}`).sort();
+      expect(key(replay)).toEqual(key(report));
+    });
+  });
+});

@@ -191,6 +191,14 @@ create policy via_task on task_comments to @app using (exists (select 1 from tas
     setup: 'create policy insert_any on tasks for insert to @app with check (true);',
     fix: `drop policy insert_any on tasks;\ncreate policy insert_own on tasks for insert to @app with check (${tenantPredicate});`,
   },
+
+  {
+    rule: 'policy-write-not-tenant-checked',
+    title: 'a FOR ALL policy USING (true) with no WITH CHECK (the check defaults to USING)',
+    setup: 'drop policy tenant_isolation on tasks;\ncreate policy anything on tasks to @app using (true);',
+    fix: `drop policy anything on tasks;${reinstatePolicy}`,
+    alsoFires: ['policy-read-not-tenant-scoped'],
+  },
   {
     rule: 'policy-write-not-tenant-checked',
     title: 'an UPDATE policy that checks the old row but not the new one',

@@ -19,5 +19,7 @@ export { vulnerabilities, vulnerabilityNames, parseVulnerabilities, UnknownVulne
 export { permissions, seedRoles, plans, type Permission, type PlanName } from './auth/permissions.ts';
 export { tokenIssuer, tokenAudience } from './auth/tokens.ts';
 export type { IsolationModel, TenantRef, Principal, TenantContext } from './tenancy/context.ts';
-export type { TenancyModel } from './tenancy/model.ts';
+export { runInTenantContext, currentTenantContext, NoTenantContextError } from './tenancy/context.ts';
+export { Tenancy, UnsupportedIsolationModelError, type TenancyModel } from './tenancy/model.ts';
+export { rlsModel, type RlsOptions } from './tenancy/rls.ts';
 export type { Queryable } from './tenancy/queryable.ts';

@@ -34,7 +34,7 @@ export class Tenancy {
   }
 
   /** Runs `fn` in the tenant of the current tenant context (AsyncLocalStorage). */
-  inCurrentTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async inCurrentTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const { tenant } = currentTenantContext();
     return this.withTenant(tenant, fn);
   }

@@ -62,3 +62,27 @@ describe('policies without an expression fail closed, and the rules agree', () =
     expect(findings.filter((f) => f.checkId.startsWith('policy-'))).toEqual([]);
   });
 });
+
+describe('database model: tenant databases', () => {
+  test('are read through the connect option, and one that cannot be reached stops the run with a one-line error', async () => {
+    await using db = await fixtureDatabase('database');
+    const reached: string[] = [];
+    await withClient(db.url, async (c) => {
+      const ok = await runStaticRules(c, db.target(), {
+        connect: async (database) => {
+          reached.push(database);
+          const { default: pg } = await import('pg');
+          const { urlFor, testServer } = await import('../../fixtures/index.ts');
+          const client = new pg.Client({ connectionString: urlFor(testServer().adminUrl, database) });
+          await client.connect();
+          return { query: (text: string, values?: readonly unknown[]) => client.query(text, values as unknown[]) as never, close: () => client.end() };
+        },
+      });
+      expect(ok.findings).toEqual([]);
+      const failing = runStaticRules(c, db.target(), { connect: () => Promise.reject(new Error('password authentication failed\nsecond line')) });
+      await expect(failing).rejects.toBeInstanceOf(CannotRunError);
+      await expect(failing).rejects.toThrow(/^cannot connect to tenant database c[0-9a-f]+_t_a: password authentication failed$/);
+    });
+    expect(reached.sort()).toEqual([`${db.prefix}_t_a`, `${db.prefix}_t_b`]);
+  });
+});

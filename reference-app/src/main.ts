@@ -9,6 +9,7 @@ import { describeError } from '../../fixtures/errors.ts';
 import { quoteIdent } from './database/sql.ts';
 import pg from 'pg';
 import { startReferenceApp } from './app.ts';
+import { parseVulnerabilities } from './vulnerabilities.ts';
 
 const databaseName = 'tenantproof_reference';
 
@@ -29,6 +30,7 @@ async function ensureDatabase(adminUrl: string): Promise<string> {
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT=${process.env.PORT} is not a port number`);
+  const vulnerabilities = [...parseVulnerabilities(process.env.VULNERABILITIES)]; // fail before starting anything
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const server = await startPostgres();
   let app: Awaited<ReturnType<typeof startReferenceApp>> | undefined;
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
       databaseUrl,
       port,
       host: process.env.HOST ?? '127.0.0.1',
-      vulnerabilities: process.env.VULNERABILITIES ?? '',
+      vulnerabilities,
       ...(process.env.JWT_SECRET ? { jwtSecret: process.env.JWT_SECRET } : {}),
       logger,
     });

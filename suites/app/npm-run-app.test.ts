@@ -78,3 +78,15 @@ test('stops cleanly on SIGTERM', async () => {
   expect(code).toBe(0);
   await expect(fetch(`${url}/health`)).rejects.toThrow();
 }, 30_000);
+
+test('an unknown VULNERABILITIES name stops it at once with a one-line error (exit 1)', async () => {
+  const bad = spawn(process.execPath, ['--import', 'tsx', 'reference-app/src/main.ts'], {
+    env: { ...process.env, PORT: '0', VULNERABILITIES: 'idor-by-id,bogus' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  bad.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  expect(await exited(bad)).toBe(1);
+  expect(stderr.trim()).toMatch(/^reference app failed to start: unknown vulnerability name\(s\): bogus; known: rls-not-forced/);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+}, 30_000);

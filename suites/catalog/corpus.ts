@@ -257,6 +257,14 @@ create policy tenant_isolation on tasks to @app
   },
   {
     rule: 'policy-untrusted-setting',
+    title: 'a helper function in the policy reads a session-settable setting',
+    setup: `create function is_suspended() returns boolean language sql stable set search_path = pg_catalog as $$ select current_setting('app.suspended', true) = 'on' $$;
+drop policy tenant_isolation on tasks;
+create policy tenant_isolation on tasks to @app using (${tenantPredicate} and not is_suspended()) with check (${tenantPredicate});`,
+    fix: reinstatePolicy,
+  },
+  {
+    rule: 'policy-untrusted-setting',
     title: 'an admin flag any session can set ORed with the tenant predicate',
     setup: `drop policy tenant_isolation on tasks;
 create policy tenant_isolation on tasks to @app

@@ -389,6 +389,24 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
     fix: 'create index on notes (tenant_id);',
   },
   {
+    rule: 'shared-sequence-on-tenant-table',
+    title: 'a bigserial id on a tenant table',
+    setup: 'alter table tasks add column number bigserial;',
+    fix: 'alter table tasks drop column number;',
+  },
+  {
+    rule: 'shared-sequence-on-tenant-table',
+    title: 'an identity column on a tenant table',
+    setup: 'alter table projects add column seq int generated always as identity;',
+    fix: 'alter table projects drop column seq;',
+  },
+  {
+    rule: 'cross-database-extension-available',
+    title: 'dblink installed where the app role can execute it (rls model)',
+    setup: 'create extension dblink;',
+    fix: 'drop extension dblink;',
+  },
+  {
     rule: 'schema-create-to-public',
     title: 'PUBLIC may create objects in a shared schema',
     setup: 'create schema shared;\ngrant usage, create on schema shared to public;',
@@ -418,12 +436,19 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
   },
   {
     rule: 'schema-isolation-by-search-path',
-    title: 'one shared app role reaches every tenant schema',
+    title: 'one shared app role reaches every tenant schema (no tenant roles)',
     model: 'schema',
     setup: 'grant usage on schema @t_a to @app;\ngrant usage on schema @t_b to @app;',
     target: { tenantRole: null },
     fix: 'revoke usage on schema @t_a from @app;\nrevoke usage on schema @t_b from @app;',
     fixTarget: { tenantRole: '{tenant}_role' },
+  },
+  {
+    rule: 'schema-isolation-by-search-path',
+    title: 'the app role inherits USAGE on every tenant schema from the tenant roles',
+    model: 'schema',
+    setup: 'grant @t_a_role to @app;\ngrant @t_b_role to @app;',
+    fix: 'revoke @t_a_role from @app;\nrevoke @t_b_role from @app;',
   },
   // ---------- database model ----------
   {

@@ -117,7 +117,7 @@ describe('tenant context and model dispatch', () => {
   });
 
   test('the context flows through awaits to the data layer (AsyncLocalStorage)', async () => {
-    const seen = await runInTenantContext({ tenant: ref(b), principal: { userId: userOf(b), role: 'admin', via: 'token' } }, async () => {
+    const seen = await runInTenantContext({ tenant: ref(b), principal: { userId: userOf(b), role: 'admin', tokenIssuedAtMs: Date.now(), via: 'token' } }, async () => {
       await new Promise((r) => setTimeout(r, 5));
       return tenancy.inCurrentTenant((tx) => tx.query<{ id: string }>('select id from app.tenants'));
     });

@@ -111,6 +111,37 @@ describe('members', () => {
     expect((await t.client.delete(`/members/${person.body.userId}`, { token: a.token })).status).toBe(404);
   });
 
+  test('removing a member revokes their tokens in that tenant at once, and only there', async () => {
+    const email = 'leaver@example.test';
+    const password = 'leaver-password-1';
+    const added = await t.client.post('/members', { token: a.token, body: { email, role: 'member', password } });
+    expect((await t.client.post('/members', { token: b.token, body: { email, role: 'member' } })).status).toBe(201);
+    const inA = (await t.client.post('/login', { body: { email, password, tenant: a.slug } })).body.token as string;
+    const inB = (await t.client.post('/login', { body: { email, password, tenant: b.slug } })).body.token as string;
+    expect((await t.client.get('/projects', { token: inA })).status).toBe(200);
+    expect((await t.client.delete(`/members/${added.body.userId}`, { token: a.token })).status).toBe(204);
+    for (const attempt of [await t.client.get('/projects', { token: inA }), await t.client.get('/me', { token: inA }), await t.client.post('/projects', { token: inA, body: { name: 'after removal' } })]) {
+      expect(attempt.status).toBe(401);
+      expect(attempt.body).toEqual({ error: 'this token was revoked: sign in again' });
+    }
+    expect((await t.client.post('/switch-tenant', { token: inB, body: { tenant: a.slug } })).status).toBe(403);
+    expect((await t.client.get('/projects', { token: inB })).status).toBe(200);
+    expect((await t.client.post('/login', { body: { email, password, tenant: a.slug } })).status).toBe(403);
+  });
+
+  test('changing a role revokes tokens that carry the old role', async () => {
+    const email = 'demoted@example.test';
+    const password = 'demoted-password-1';
+    const added = await t.client.post('/members', { token: a.token, body: { email, role: 'admin', password } });
+    const asAdmin = (await t.client.post('/login', { body: { email, password, tenant: a.slug } })).body.token as string;
+    expect((await t.client.get('/members', { token: asAdmin })).status).toBe(200);
+    expect((await t.client.patch(`/members/${added.body.userId}`, { token: a.token, body: { role: 'viewer' } })).status).toBe(200);
+    expect((await t.client.get('/members', { token: asAdmin })).status).toBe(401);
+    const asViewer = (await t.client.post('/login', { body: { email, password, tenant: a.slug } })).body.token as string;
+    expect((await t.client.get('/projects', { token: asViewer })).status).toBe(200);
+    expect((await t.client.get('/members', { token: asViewer })).status).toBe(403);
+  });
+
   test('the last admin cannot be demoted or removed', async () => {
     const adminId = decodeJwt(b.token).sub!;
     const demote = await t.client.patch(`/members/${adminId}`, { token: b.token, body: { role: 'viewer' } });

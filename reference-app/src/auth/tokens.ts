@@ -15,9 +15,23 @@ const claimsSchema = z.object({
   tid: z.uuid(),
   ten: z.string().min(1).max(40),
   role: z.string().min(1).max(32),
+  /** Issue time in milliseconds (the app's clock), compared with token revocations. */
+  iat_ms: z.number().int().nonnegative().optional(),
+  iat: z.number().int().nonnegative().optional(),
 });
 
-export type TokenClaims = z.infer<typeof claimsSchema>;
+/** What a token says about its principal. */
+export interface TokenClaims {
+  readonly sub: string;
+  readonly tid: string;
+  readonly ten: string;
+  readonly role: string;
+}
+
+/** Verified claims plus when the token was issued (ms), for revocation checks. */
+export interface VerifiedClaims extends TokenClaims {
+  readonly issuedAtMs: number;
+}
 
 export class InvalidTokenError extends Error {
   override readonly name = 'InvalidTokenError';
@@ -25,13 +39,13 @@ export class InvalidTokenError extends Error {
 
 export interface TokenService {
   issue(claims: TokenClaims): Promise<string>;
-  verify(token: string): Promise<TokenClaims>;
+  verify(token: string): Promise<VerifiedClaims>;
 }
 
 export function tokenService(secret: Uint8Array, options: { ttlSeconds: number; unverified?: boolean }): TokenService {
   return {
     async issue({ sub, tid, ten, role }) {
-      return new SignJWT({ tid, ten, role })
+      return new SignJWT({ tid, ten, role, iat_ms: Date.now() })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(sub)
         .setIssuer(tokenIssuer)
@@ -59,7 +73,8 @@ export function tokenService(secret: Uint8Array, options: { ttlSeconds: number; 
       }
       const parsed = claimsSchema.safeParse(payload);
       if (!parsed.success) throw new InvalidTokenError('token claims are malformed');
-      return parsed.data;
+      const { sub, tid, ten, role, iat_ms, iat } = parsed.data;
+      return { sub, tid, ten, role, issuedAtMs: iat_ms ?? (iat ?? 0) * 1000 };
     },
   };
 }

@@ -24,6 +24,7 @@ export const tenantTableNames = [
   'invoices',
   'comments',
   'audit_log',
+  'token_revocations',
 ] as const;
 
 export interface TenantTablesOptions {
@@ -135,6 +136,13 @@ create table ${s}.audit_log (
   details jsonb not null default '{}',
   at timestamptz not null default now(),
   primary key (tenant_id, id)
+);
+-- Tokens of a user in a tenant issued before revoked_at are refused (removed or re-roled members).
+create table ${s}.token_revocations (
+  ${tenantId},
+  user_id uuid not null references ${g}.users (id) on delete cascade,
+  revoked_at timestamptz not null,
+  primary key (tenant_id, user_id)
 );
 `;
   const app = q(options.appRole);

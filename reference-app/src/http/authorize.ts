@@ -1,27 +1,40 @@
 /**
  * RBAC: a principal's role (in the active tenant) grants permissions, which are rows of that
- * tenant's `role_permissions`. Checked inside the request's tenant transaction.
+ * tenant's `role_permissions`. Checked inside the request's tenant transaction, together with
+ * the tenant's status and the token revocations of the principal there (set when a member is
+ * removed or changes role, so a stale token stops working at once).
  */
+export async function revokeTokens(tx: Queryable, userId: string, atMs: number = Date.now()): Promise<void> {
+  await tx.query(
+    `insert into app.token_revocations (user_id, revoked_at) values ($1, to_timestamp($2::float8 / 1000))
+     on conflict (tenant_id, user_id) do update set revoked_at = excluded.revoked_at`,
+    [userId, atMs],
+  );
+}
 import type { Permission } from '../auth/permissions.ts';
 import { currentTenantContext } from '../tenancy/context.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import { HttpError } from './errors.ts';
 
-export async function authorize(tx: Queryable, permission: Permission): Promise<void> {
+/** Refuses the request unless the tenant is active, the token not revoked and (if given) the role has `permission`. */
+export async function authorize(tx: Queryable, permission?: Permission): Promise<void> {
   const { principal } = currentTenantContext();
   // Scoped explicitly as well as by RLS: authorisation must hold even where RLS is misconfigured.
-  const { rows } = await tx.query<{ status: string; allowed: boolean }>(
+  const { rows } = await tx.query<{ status: string; allowed: boolean; revoked: boolean }>(
     `select t.status,
             exists (select 1
                       from app.role_permissions rp
                       join app.roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
-                     where rp.tenant_id = t.id and r.name = $1 and rp.permission = $2) as allowed
+                     where rp.tenant_id = t.id and r.name = $1 and rp.permission = $2) as allowed,
+            exists (select 1 from app.token_revocations tr
+                     where tr.tenant_id = t.id and tr.user_id = $3 and tr.revoked_at >= to_timestamp($4::float8 / 1000)) as revoked
        from app.tenants t
       where t.id = app.current_tenant_id()`,
-    [principal.role, permission],
+    [principal.role, permission ?? null, principal.userId, principal.tokenIssuedAtMs],
   );
   const row = rows[0];
   if (!row) throw new HttpError(401, 'the tenant of this token no longer exists');
+  if (row.revoked) throw new HttpError(401, 'this token was revoked: sign in again');
   if (row.status !== 'active') throw new HttpError(403, `tenant is ${row.status}`);
-  if (!row.allowed) throw new HttpError(403, `forbidden: role "${principal.role}" lacks ${permission}`, { missing: permission });
+  if (permission && !row.allowed) throw new HttpError(403, `forbidden: role "${principal.role}" lacks ${permission}`, { missing: permission });
 }

@@ -51,7 +51,7 @@ export function authenticate(services: Services) {
     const claims = await services.tokens.verify(match[1]);
     let context: TenantContext = {
       tenant: { id: claims.tid, slug: claims.ten, model: 'rls' },
-      principal: { userId: claims.sub, role: claims.role, via: 'token' },
+      principal: { userId: claims.sub, role: claims.role, tokenIssuedAtMs: claims.issuedAtMs, via: 'token' },
     };
     const requested = requestedTenantSlug(request, services.baseDomain);
     if (requested && requested.slug !== claims.ten) {
@@ -64,7 +64,7 @@ export function authenticate(services: Services) {
         if (!membership) throw notAMember();
         context = {
           tenant: { id: membership.tenant_id, slug: membership.slug, model: 'rls' },
-          principal: { userId: claims.sub, role: membership.role, via: requested.via },
+          principal: { userId: claims.sub, role: membership.role, tokenIssuedAtMs: claims.issuedAtMs, via: requested.via },
         };
       }
     }

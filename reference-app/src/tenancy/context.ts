@@ -23,6 +23,8 @@ export interface TenantRef {
 export interface Principal {
   readonly userId: string;
   readonly role: string;
+  /** When the principal's token was issued (ms): tokens issued before a revocation are refused. */
+  readonly tokenIssuedAtMs: number;
   /** How the tenant was chosen for this request. */
   readonly via: 'token' | 'header' | 'subdomain';
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { hashPassword } from '../../auth/passwords.ts';
 import type { Queryable } from '../../tenancy/queryable.ts';
 import { audit } from '../audit.ts';
-import { authorize } from '../authorize.ts';
+import { authorize, revokeTokens } from '../authorize.ts';
 import { HttpError, notFound, parseInput } from '../errors.ts';
 import { email, isUuid, password } from '../input.ts';
 import type { Services } from '../services.ts';
@@ -79,6 +79,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       if (body.role !== 'admin') await keepAnAdmin(tx, request.params.userId);
       const { rowCount } = await tx.query('update app.memberships set role_id = $2 where user_id = $1', [request.params.userId, role]);
       if (!rowCount) throw notFound();
+      await revokeTokens(tx, request.params.userId);
       await audit(tx, 'member.role-changed', 'membership', request.params.userId, { role: body.role });
       return { userId: request.params.userId, role: body.role };
     });
@@ -91,6 +92,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       await keepAnAdmin(tx, request.params.userId);
       const { rowCount } = await tx.query('delete from app.memberships where user_id = $1', [request.params.userId]);
       if (!rowCount) throw notFound();
+      await revokeTokens(tx, request.params.userId);
       await audit(tx, 'member.removed', 'membership', request.params.userId);
     });
     return reply.status(204).send();

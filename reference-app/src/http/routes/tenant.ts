@@ -14,6 +14,7 @@ export function tenantRoutes(app: FastifyInstance, services: Services): void {
   app.get('/me', async () => {
     const { tenant, principal } = currentTenantContext();
     return tenancy.inCurrentTenant(async (tx) => {
+      await authorize(tx);
       const { rows } = await tx.query<{ permission: string }>(
         `select rp.permission from app.role_permissions rp join app.roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
           where r.name = $1 order by rp.permission`,

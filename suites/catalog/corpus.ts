@@ -435,6 +435,13 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
     fix: 'revoke usage on schema @t_b from public;',
   },
   {
+    rule: 'schema-public-access',
+    title: 'PUBLIC has SELECT on a table in a tenant schema',
+    model: 'schema',
+    setup: 'grant select on @t_b.invoices to public;',
+    fix: 'revoke select on @t_b.invoices from public;',
+  },
+  {
     rule: 'schema-isolation-by-search-path',
     title: 'one shared app role reaches every tenant schema (no tenant roles)',
     model: 'schema',

@@ -442,6 +442,13 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
     fix: 'revoke select on @t_b.invoices from public;',
   },
   {
+    rule: 'schema-public-access',
+    title: 'PUBLIC has column UPDATE on a table in a tenant schema',
+    model: 'schema',
+    setup: 'grant update (amount) on @t_a.invoices to public;',
+    fix: 'revoke update (amount) on @t_a.invoices from public;',
+  },
+  {
     rule: 'schema-isolation-by-search-path',
     title: 'one shared app role reaches every tenant schema (no tenant roles)',
     model: 'schema',

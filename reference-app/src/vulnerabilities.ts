@@ -51,6 +51,12 @@ export const vulnerabilities = {
       "GET /stats aggregates through the ops role without a tenant filter: counts and sums cover every tenant.",
     leakClass: 'aggregate',
   },
+  'rate-limit-global': {
+    description:
+      'The per-tenant API rate limit is keyed globally — one bucket shared by every tenant — so a noisy tenant ' +
+      "that uses up the budget gets every other tenant's requests refused with 429 (noisy neighbour).",
+    leakClass: 'availability',
+  },
 } as const satisfies Record<string, { description: string; leakClass: string }>;
 
 export type VulnerabilityName = keyof typeof vulnerabilities;

@@ -155,3 +155,34 @@ export async function checkContextDoesNotOutliveTransaction(client: ApiClient, a
   }
   return [];
 }
+
+/**
+ * Noisy neighbour: `acting` spends its rate-limit budget (up to `burst` requests, stopping at its
+ * first 429); `victim`'s budget must not move (its remaining count drops by exactly its own one
+ * request) and it must never be refused with 429 because of `acting`.
+ */
+export async function checkNoisyNeighbour(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant, burst = 60): Promise<Leak[]> {
+  const remaining = (r: { headers: Headers }) => Number(r.headers.get('x-ratelimit-remaining'));
+  const before = await client.get('/me', { token: victim.token });
+  if (before.status !== 200) throw new Error(`quiet tenant ${victim.slug} is already refused before the burst: ${before.status}`);
+  let noisyRequests = 0;
+  for (; noisyRequests < burst; noisyRequests++) {
+    const response = await client.get('/me', { token: acting.token });
+    if (response.status === 429) break;
+    if (response.status !== 200) throw new Error(`noisy tenant request failed: ${response.status} ${response.text}`);
+  }
+  const after = await client.get('/me', { token: victim.token });
+  const leaks: Leak[] = [];
+  if (after.status === 429) {
+    leaks.push(leak('noisy-neighbour', 'GET /me answered 429 for the quiet tenant', acting, victim, { noisyRequests, body: after.body }));
+  } else if (remaining(after) !== remaining(before) - 1) {
+    leaks.push(
+      leak('noisy-neighbour', 'quiet tenant rate-limit budget spent by another tenant', acting, victim, {
+        noisyRequests,
+        remainingBefore: remaining(before),
+        remainingAfter: remaining(after),
+      }),
+    );
+  }
+  return leaks;
+}

@@ -9,6 +9,7 @@ import { scratchDatabase } from '../../fixtures/index.ts';
 import {
   checkContextDoesNotOutliveTransaction,
   checkForgedTokens,
+  checkNoisyNeighbour,
   checkProjectIsolation,
   checkSwitchTenant,
   checkTenantSelection,
@@ -24,6 +25,7 @@ const checks: Record<string, Check> = {
   'switch-tenant membership check': (t, a, b) => checkSwitchTenant(t.client, a, b),
   'forged tokens (alg none, wrong key, expired, tampered)': (t, a, b) => checkForgedTokens(t.client, a, b),
   'tenant context ends with its transaction': (t, a, b) => checkContextDoesNotOutliveTransaction(t.client, t.app, a, b),
+  'noisy neighbour: one tenant cannot spend another tenant\'s rate limit': (t, a, b) => checkNoisyNeighbour(t.client, a, b),
 };
 
 /** Which check must catch each named vulnerability (typed: every vulnerability needs an entry). */
@@ -35,6 +37,7 @@ const caughtBy: Record<VulnerabilityName, keyof typeof checks> = {
   'jwt-unverified': 'forged tokens (alg none, wrong key, expired, tampered)',
   'idor-by-id': 'project isolation (list, read, patch, delete, stats, tasks, comments)',
   'stats-unscoped': 'project isolation (list, read, patch, delete, stats, tasks, comments)',
+  'rate-limit-global': 'noisy neighbour: one tenant cannot spend another tenant\'s rate limit',
 };
 
 /** Where each vulnerability must show up (every pattern must match a reported leak). */
@@ -46,6 +49,12 @@ const expectedVia: Record<VulnerabilityName, RegExp[]> = {
   'jwt-unverified': [/alg none/, /wrong key/, /expired/, /tampered claims/],
   'idor-by-id': [/^GET \/projects\/:id$/, /^PATCH \/projects\/:id$/, /^DELETE \/projects\/:id$/, /victim state/],
   'stats-unscoped': [/^GET \/stats$/],
+  'rate-limit-global': [/429 for the quiet tenant/],
+};
+
+/** Options a red case needs to show its vulnerability quickly (a small budget the noisy tenant can use up). */
+const redCaseOptions: Partial<Record<VulnerabilityName, Parameters<typeof startTestApp>[0]>> = {
+  'rate-limit-global': { rateLimit: { max: 40, timeWindowMs: 60_000 } },
 };
 
 describe('the correct app keeps tenants apart', () => {
@@ -113,7 +122,7 @@ describe('red cases: each named vulnerability is caught', () => {
     let a: SignedUpTenant;
     let b: SignedUpTenant;
     beforeAll(async () => {
-      t = await startTestApp({ poolSize: 1, vulnerabilities: [vulnerability] });
+      t = await startTestApp({ poolSize: 1, ...redCaseOptions[vulnerability], vulnerabilities: [vulnerability] });
       a = await signUp(t.client, 'acme');
       b = await signUp(t.client, 'globex');
     });

@@ -77,7 +77,9 @@ export async function buildServer(services: Services, options: ServerOptions): P
       hook: 'preHandler',
       max: options.rateLimit.max,
       timeWindow: options.rateLimit.timeWindowMs,
-      keyGenerator: (request) => `tenant:${request.tenantContext?.tenant.id ?? request.ip}`,
+      keyGenerator: services.vulnerable.has('rate-limit-global')
+        ? () => 'tenant:all' // the `rate-limit-global` vulnerability: one bucket for every tenant
+        : (request) => `tenant:${request.tenantContext?.tenant.id ?? request.ip}`,
       errorResponseBuilder: (_request, context) =>
         new HttpError(429, 'rate limit exceeded for this tenant', { retryAfterMs: context.ttl }),
     });

@@ -1,0 +1,155 @@
+/**
+ * Schema-per-tenant and database-per-tenant corpora: correct layouts must verify, and each flaw
+ * (a grant to PUBLIC, a grant across tenants, a shared role, CONNECT left to PUBLIC) must be found.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { quoteIdent, scratchDatabase, testServer, urlFor, withClient } from '../../fixtures/index.ts';
+import { verifyTarget } from '../../fixtures/probes/engine.ts';
+import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+
+const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);
+const runs = Number(process.env.TENANTPROOF_RUNS ?? 4);
+
+const tenantTables = (s: string) => `
+create table ${s}.customers (id bigint generated always as identity primary key, email text not null unique, name text not null);
+create table ${s}.orders (id serial primary key, customer_id bigint not null references ${s}.customers(id),
+  total_cents int not null check (total_cents >= 0), note text);`;
+
+interface SchemaCase {
+  name: string;
+  flaw: string | null;
+  shared?: boolean;
+  extra?: (schemas: string[], roles: string[]) => string;
+  expect?: { checkId: string; object: (schemas: string[]) => string };
+}
+
+const schemaCases: SchemaCase[] = [
+  { name: 'correct: one role per tenant schema', flaw: null },
+  {
+    name: 'a tenant table granted to PUBLIC',
+    flaw: 'public-grant',
+    extra: (s) => `grant usage on schema ${s[1]} to public; grant select on ${s[1]}.customers to public;`,
+    expect: { checkId: 'probe-schema-read', object: (s) => `${s[1]}.customers` },
+  },
+  {
+    name: "a grant into another tenant's schema",
+    flaw: 'cross-grant',
+    extra: (s, r) => `grant usage on schema ${s[1]} to ${r[0]}; grant delete on ${s[1]}.orders to ${r[0]};`,
+    expect: { checkId: 'probe-schema-delete', object: (s) => `${s[1]}.orders` },
+  },
+  {
+    name: 'one shared role for every schema (search_path is the only boundary)',
+    flaw: 'shared-role',
+    shared: true,
+    expect: { checkId: 'probe-schema-read', object: () => '.customers' },
+  },
+];
+
+describe('schema model corpus', () => {
+  for (const c of schemaCases) {
+    test(`${c.flaw ? `flaw ${c.flaw}` : 'correct'}: ${c.name} (seed=${seed})`, async () => {
+      const { adminUrl } = testServer();
+      await using db = await scratchDatabase('sch');
+      const p = `tp${randomBytes(3).toString('hex')}`;
+      const schemas = ['a', 'b', 'c'].map((t) => `${p}_${t}`);
+      const roles = schemas.map((s) => `${s}_role`);
+      const shared = `${p}_shared`;
+      try {
+        await withClient(adminUrl, (cl) => cl.query([...roles, shared].map((r) => `create role ${quoteIdent(r)};`).join('')));
+        await withClient(db.url, async (cl) => {
+          for (const [i, s] of schemas.entries()) {
+            await cl.query(`create schema ${s}; ${tenantTables(s)}
+              grant usage on schema ${s} to ${roles[i]}; grant select, insert, update, delete on all tables in schema ${s} to ${roles[i]};
+              grant usage on schema ${s} to ${shared}; ${c.shared ? `grant select, insert, update, delete on all tables in schema ${s} to ${shared};` : ''}`);
+          }
+          if (c.extra) await cl.query(c.extra(schemas, roles));
+        });
+        const target: TargetConfig = {
+          ...targetDefaults,
+          databaseUrl: db.url,
+          model: 'schema',
+          schemaPattern: `${p}_%`,
+          appRole: shared,
+          tenantRole: c.shared ? null : '{tenant}_role',
+        };
+        const result = await verifyTarget(target, { runs, seed });
+        expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+        const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
+        if (!c.expect) expect(summary).toEqual([]);
+        else {
+          const wanted = c.expect.object(schemas);
+          // The shared-role flaw is in every schema: whichever schemas the shrunk world kept.
+          const hit = summary.find((f) => f.startsWith(`${c.expect!.checkId} `) && f.endsWith(wanted));
+          expect(hit, summary.join('; ')).toBeDefined();
+        }
+      } finally {
+        await db.drop();
+        await withClient(adminUrl, (cl) => cl.query([...roles, shared].map((r) => `drop role if exists ${quoteIdent(r)};`).join('')));
+      }
+    });
+  }
+});
+
+interface DatabaseCase {
+  name: string;
+  flaw: string | null;
+  /** SQL run in the second tenant's database. */
+  extra?: string;
+  keepPublicConnect?: boolean;
+  expect?: { checkId: string; object: (dbs: string[]) => string };
+}
+
+const databaseCases: DatabaseCase[] = [
+  { name: 'correct: CONNECT and tables for the own role only', flaw: null },
+  {
+    name: 'CONNECT left to PUBLIC',
+    flaw: 'connect-public',
+    keepPublicConnect: true,
+    expect: { checkId: 'probe-database-connect', object: (d) => d[1]! },
+  },
+  {
+    name: 'a table granted to PUBLIC inside a tenant database',
+    flaw: 'table-public',
+    extra: 'grant select on public.customers to public;',
+    expect: { checkId: 'probe-database-read', object: (d) => `${d[1]}:public.customers` },
+  },
+];
+
+describe('database model corpus', () => {
+  for (const c of databaseCases) {
+    test(`${c.flaw ? `flaw ${c.flaw}` : 'correct'}: ${c.name} (seed=${seed})`, async () => {
+      const { adminUrl } = testServer();
+      const p = `tp${randomBytes(3).toString('hex')}`;
+      const dbs = ['a', 'b'].map((t) => `${p}_${t}`);
+      const roles = dbs.map((d) => `${d}_role`);
+      try {
+        await withClient(adminUrl, async (cl) => {
+          for (const [i, d] of dbs.entries()) {
+            await cl.query(`create database ${d}`);
+            await cl.query(`create role ${roles[i]}`);
+            if (!c.keepPublicConnect) await cl.query(`revoke connect on database ${d} from public`);
+            await cl.query(`grant connect on database ${d} to ${roles[i]}`);
+          }
+        });
+        for (const [i, d] of dbs.entries()) {
+          await withClient(urlFor(adminUrl, d), async (cl) => {
+            await cl.query(`${tenantTables('public')} grant select, insert, update, delete on all tables in schema public to ${roles[i]};`);
+            if (c.extra && i === 1) await cl.query(c.extra);
+          });
+        }
+        const target: TargetConfig = { ...targetDefaults, databaseUrl: adminUrl, model: 'database', databasePattern: `${p}_%`, tenantRole: '{tenant}_role' };
+        const result = await verifyTarget(target, { runs, seed });
+        expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+        const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
+        if (!c.expect) expect(summary).toEqual([]);
+        else expect(summary).toContain(`${c.expect.checkId} ${c.expect.object(dbs)}`);
+      } finally {
+        await withClient(adminUrl, async (cl) => {
+          for (const d of dbs) await cl.query(`drop database if exists ${d} with (force)`);
+          for (const r of roles) await cl.query(`drop role if exists ${r}`);
+        });
+      }
+    });
+  }
+});

@@ -49,6 +49,9 @@ export const rlsBase = `
 create role @app login;
 grant usage on schema public to @app;
 create table tenants (id uuid primary key default gen_random_uuid(), name text not null);
+alter table tenants enable row level security;
+alter table tenants force row level security;
+create policy tenant_isolation on tenants to @app using (id = current_setting('app.current_tenant')::uuid);
 grant select on tenants to @app;
 create table projects (id uuid primary key default gen_random_uuid(), tenant_id uuid not null references tenants (id), name text not null, unique (tenant_id, id));
 alter table projects enable row level security;
@@ -171,6 +174,12 @@ create policy via_task on task_comments to @app using (exists (select 1 from tas
     title: 'the app role owns a tenant table (RLS forced)',
     setup: 'alter table projects owner to @app;',
     fix: 'alter table projects owner to current_user;',
+  },
+  {
+    rule: 'tenants-table-without-rls',
+    title: 'every tenant context can list all tenants',
+    setup: 'alter table tenants disable row level security;',
+    fix: 'alter table tenants enable row level security;',
   },
   // ---------- policies ----------
   {
@@ -348,6 +357,18 @@ $$;`,
     title: 'column REFERENCES granted to PUBLIC',
     setup: 'grant references (project_id) on tasks to public;',
     fix: 'revoke references (project_id) on tasks from public;',
+  },
+  {
+    rule: 'default-privileges-too-broad',
+    title: 'future tables will be readable by PUBLIC',
+    setup: 'alter default privileges in schema public grant select on tables to public;',
+    fix: 'alter default privileges in schema public revoke select on tables from public;',
+  },
+  {
+    rule: 'default-privileges-too-broad',
+    title: 'future tables will grant TRUNCATE to the app role',
+    setup: 'alter default privileges grant select, insert, update, delete, truncate on tables to @app;',
+    fix: 'alter default privileges revoke truncate on tables from @app;',
   },
   {
     rule: 'unique-without-tenant-column',

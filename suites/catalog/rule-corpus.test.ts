@@ -37,6 +37,7 @@ describe('red cases fire, green cases are silent', () => {
     for (const f of fired) {
       expect(f.object).not.toBe('');
       expect(f.remediation).not.toBe('');
+      expect(f.remediation).not.toMatch(/undefined|\bnull\b|\[object /);
       expect(f.leak).toBe(false);
     }
     // Precision: no other rule of severity >= high fires unless the corpus says it rightly does.

@@ -11,6 +11,15 @@ import { Tenancy } from './tenancy/model.ts';
 import type { Queryable } from './tenancy/queryable.ts';
 import { rlsModel } from './tenancy/rls.ts';
 import { parseVulnerabilities, type VulnerabilityName } from './vulnerabilities.ts';
+import { schemaModel } from './tenancy/schema.ts';
+import { TenantControl } from './control/tenants.ts';
+import type { IsolationModel } from './tenancy/context.ts';
+import type { PlanName } from './auth/permissions.ts';
+
+const isolationModel = z.enum(['rls', 'schema', 'database']);
+
+/** Default placement by plan: small tenants share tables, enterprise tenants get their own schema. */
+export const defaultPlanModels: Readonly<Record<PlanName, IsolationModel>> = { free: 'rls', pro: 'rls', enterprise: 'schema' };
 
 const optionsSchema = z.object({
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
@@ -25,6 +34,11 @@ const optionsSchema = z.object({
   poolSize: z.number().int().min(1).max(100).default(10),
   baseDomain: z.string().default('localhost'),
   statementTimeoutMs: z.number().int().min(10).default(5000),
+  /** The isolation model a new tenant gets when signup does not name one (hybrid: by plan tier). */
+  planModels: z
+    .object({ free: isolationModel, pro: isolationModel, enterprise: isolationModel })
+    .partial()
+    .default({}),
 });
 
 export interface ReferenceAppOptions extends Omit<z.input<typeof optionsSchema>, 'vulnerabilities'> {
@@ -57,6 +71,10 @@ export interface ReferenceApp extends AsyncDisposable {
    * transaction.
    */
   readonly unscoped: Queryable;
+  /** The data layer (tenant → model dispatch), to run a probe inside one tenant's context. */
+  readonly tenancy: Tenancy;
+  /** The control plane: provisioning and teardown of schema and database tenants. */
+  readonly control: TenantControl;
   close(): Promise<void>;
 }
 
@@ -77,11 +95,23 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   // `rls-not-forced`: the app logs in as the owner of the tables.
   const appUrl = vulnerable.has('rls-not-forced') && database.ownerUrl ? database.ownerUrl : database.appUrl;
   const pool = new pg.Pool({ connectionString: appUrl, max: options.poolSize, application_name: 'tenantproof-reference' });
-  const ops = database.opsUrl ? new pg.Pool({ connectionString: database.opsUrl, max: 2, application_name: 'tenantproof-reference-ops' }) : undefined;
+  const ops = database.opsUrl
+    ? new pg.Pool({ connectionString: database.opsUrl, max: 2, application_name: 'tenantproof-reference-ops', options: `-c search_path=${database.schema}` })
+    : undefined;
+  const control = new TenantControl(database, vulnerable);
 
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32);
   const services: Services = {
-    tenancy: new Tenancy({ rls: rlsModel(pool, { sessionLevelContext: vulnerable.has('session-level-context'), statementTimeoutMs: options.statementTimeoutMs }) }),
+    tenancy: new Tenancy({
+      rls: rlsModel(pool, { sessionLevelContext: vulnerable.has('session-level-context'), statementTimeoutMs: options.statementTimeoutMs, schema: database.schema }),
+      schema: schemaModel(pool, {
+        placementOf: (tenant) => control.schemaPlacement(tenant),
+        sessionLevelSearchPath: vulnerable.has('search-path-session'),
+        statementTimeoutMs: options.statementTimeoutMs,
+      }),
+    }),
+    control,
+    planModels: { ...defaultPlanModels, ...options.planModels },
     pool,
     ops,
     tokens: tokenService(secret, { ttlSeconds: options.tokenTtlSeconds, unverified: vulnerable.has('jwt-unverified') }),
@@ -100,6 +130,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   } catch (error) {
     await pool.end().catch(() => undefined);
     await ops?.end().catch(() => undefined);
+    await control.close().catch(() => undefined);
     throw error;
   }
   // An idle pooled connection that dies (server restart, admin kill) is logged and replaced, not fatal.
@@ -115,6 +146,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
       await server.close();
       await pool.end();
       await ops?.end();
+      await control.close();
     })();
     return closing;
   };
@@ -125,6 +157,8 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     vulnerabilities: vulnerable,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, checkedOut: pool.totalCount - pool.idleCount }),
     unscoped: { query: (text, values) => pool.query(text, values as unknown[] | undefined) } as Queryable,
+    tenancy: services.tenancy,
+    control,
     close,
     [Symbol.asyncDispose]: close,
   };

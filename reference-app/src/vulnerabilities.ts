@@ -57,6 +57,24 @@ export const vulnerabilities = {
       "that uses up the budget gets every other tenant's requests refused with 429 (noisy neighbour).",
     leakClass: 'availability',
   },
+  'schema-shared-role': {
+    description:
+      'Schema-model tenants all run as one shared role that has USAGE on every tenant schema, so a fully qualified ' +
+      "other_tenant.projects is answered by PostgreSQL instead of refused: only the search_path keeps tenants apart.",
+    leakClass: 'read',
+  },
+  'search-path-session': {
+    description:
+      'The schema model enters a tenant with session-level SET ROLE / set_config(search_path, ..., false) on pooled ' +
+      "connections: both outlive the transaction, so the connection's next user acts as the previous tenant.",
+    leakClass: 'context',
+  },
+  'schema-name-injection': {
+    description:
+      "Tenant schemas are named by interpolating the tenant's slug (tenant_<slug>, create schema if not exists) " +
+      'instead of deriving a validated identifier from the tenant id: client input decides which schema a tenant gets.',
+    leakClass: 'privilege',
+  },
 } as const satisfies Record<string, { description: string; leakClass: string }>;
 
 export type VulnerabilityName = keyof typeof vulnerabilities;

@@ -118,7 +118,8 @@ describe('catalog rules of the rls model', () => {
         [appSchema],
       ),
     );
-    expect(rows.map((r) => r.relname).sort()).toEqual([...tenantTableNames].sort());
+    // tenant_members: the global directory of memberships of schema and database tenants (tenant-scoped too).
+    expect(rows.map((r) => r.relname).sort()).toEqual([...tenantTableNames, 'tenant_members'].sort());
   });
 
   test('the app role cannot read password hashes nor call functions it was not granted', async () => {
@@ -135,7 +136,7 @@ describe('catalog rules of the rls model', () => {
           where cl.oid = 'migrations.pgmigrations'::regclass order by m.run_on, m.id`,
       ),
     );
-    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups']);
+    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups', '1763900000003_hybrid-tenancy']);
     expect(new Set(rows.map((r) => r.owner))).toEqual(new Set([t.app.database.roles.owner]));
     const again = await migrateReferenceDatabase(t.databaseUrl);
     expect(again.migrated).toEqual([]);
@@ -166,7 +167,7 @@ describe('catalog rules of the rls model', () => {
       await using other = await startTestApp({ vulnerabilities: ['stats-unscoped', 'rls-not-forced'] });
       roles = Object.values(other.app.database.roles);
       const { rows } = await withClient(testServer().adminUrl, (c) => c.query('select rolname from pg_roles where rolname = any($1)', [roles]));
-      expect(rows).toHaveLength(3);
+      expect(rows).toHaveLength(4);
     }
     const { rows } = await withClient(testServer().adminUrl, (c) => c.query('select rolname from pg_roles where rolname = any($1)', [roles]));
     expect(rows).toEqual([]);

@@ -186,3 +186,86 @@ export async function checkNoisyNeighbour(client: ApiClient, acting: SignedUpTen
   }
   return leaks;
 }
+
+const refOf = (t: SignedUpTenant) => ({ id: t.tenantId, slug: t.slug, model: t.model });
+
+/** Where a schema tenant must live: derived here from its id, independently of the app's code. */
+export const expectedTenantSchema = (t: SignedUpTenant) => `tenant_${t.tenantId.replaceAll('-', '')}`;
+
+/**
+ * Schema model, enforced by PostgreSQL: inside `acting`'s tenant context, `victim`'s schema —
+ * named fully qualified — is refused (no USAGE), for reads and writes alike.
+ */
+export async function checkSchemaPrivileges(client: ApiClient, app: ReferenceApp, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  if (victim.model !== 'schema') throw new Error('checkSchemaPrivileges needs a schema-model victim');
+  await createProjects(client, victim.token, ['qualified-target'], 5);
+  const victimSchema = app.control.schemaPlacement(refOf(victim)).schema;
+  const leaks: Leak[] = [];
+  const statements = [
+    `select count(*)::int as n from "${victimSchema}".projects`,
+    `update "${victimSchema}".projects set name = 'pwned'`,
+    `select has_schema_privilege(current_user, '${victimSchema}', 'USAGE') as usage`,
+  ];
+  for (const statement of statements) {
+    try {
+      const { rows } = await app.tenancy.withTenant(refOf(acting), (tx) => tx.query<Record<string, unknown>>(statement));
+      if (statement.startsWith('select has_schema_privilege') ? rows[0]?.usage !== false : true) {
+        leaks.push(leak('schema-privileges', statement.replace(victimSchema, '<victim schema>'), acting, victim, rows[0]));
+      }
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42501') throw error;
+    }
+  }
+  return leaks;
+}
+
+/**
+ * Schema model: role and search_path end with the tenant transaction. After a request of
+ * `acting`, a statement on the pooled connection outside any tenant context acts as the app's
+ * login role with no tenant schema on its path, and cannot read `acting`'s projects unqualified.
+ * Meaningful with `poolSize: 1`.
+ */
+export async function checkSearchPathDoesNotOutliveTransaction(client: ApiClient, app: ReferenceApp, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const leaks: Leak[] = [];
+  // `acting`'s request follows `victim`'s (signup, then this) on the same pooled connection.
+  await client.get('/projects', { token: victim.token });
+  const list = await client.get('/projects', { token: acting.token });
+  if (list.status !== 200) {
+    leaks.push(leak('search-path-lifetime', "GET /projects refused after another tenant's request on the connection", acting, victim, { status: list.status, body: list.body }));
+  }
+  const { rows } = await app.unscoped.query<{ role: string; path: string; schema: string | null }>(
+    `select current_user as role, current_setting('search_path') as path, current_schema() as schema`,
+  );
+  const row = rows[0]!;
+  if (row.role !== app.database.roles.app || /tenant_/.test(row.path)) {
+    leaks.push(leak('search-path-lifetime', 'next statement on the pooled connection (role, search_path)', acting, victim, row));
+  }
+  try {
+    const { rows: seen } = await app.unscoped.query<{ n: number }>('select count(*)::int as n from projects');
+    leaks.push(leak('search-path-lifetime', 'unqualified projects read on the pooled connection', acting, victim, seen[0]));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== '42P01' && code !== '42501') throw error;
+  }
+  return leaks;
+}
+
+/**
+ * Schema names come from the tenant id, never from client input: each schema tenant's context
+ * resolves to `tenant_<32 hex of its id>`, and no schema is named after a slug.
+ */
+export async function checkSchemaNaming(app: ReferenceApp, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const leaks: Leak[] = [];
+  for (const tenant of [acting, victim]) {
+    if (tenant.model !== 'schema') continue;
+    const { rows } = await app.tenancy.withTenant(refOf(tenant), (tx) => tx.query<{ schema: string }>('select current_schema() as schema'));
+    if (rows[0]?.schema !== expectedTenantSchema(tenant)) {
+      leaks.push(leak('schema-naming', 'schema of the tenant context', acting, victim, { tenant: tenant.slug, schema: rows[0]?.schema, expected: expectedTenantSchema(tenant) }));
+    }
+  }
+  const { rows: bySlug } = await app.control.withAdmin((c) =>
+    c.query<{ nspname: string }>('select nspname from pg_namespace where nspname = any($1)', [[acting, victim].map((t) => `tenant_${t.slug.replaceAll('-', '_')}`)]),
+  );
+  if (bySlug.length > 0) leaks.push(leak('schema-naming', 'schema named after a slug', acting, victim, { schemas: bySlug.map((r) => r.nspname) }));
+  return leaks;
+}

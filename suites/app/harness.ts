@@ -136,19 +136,27 @@ export interface SignedUpTenant {
   readonly password: string;
   /** The first admin's token. */
   readonly token: string;
+  /** Where the tenant's rows live. */
+  readonly model: 'rls' | 'schema' | 'database';
 }
 
 export function uniqueSlug(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
-export async function signUp(client: ApiClient, prefix: string, plan: 'free' | 'pro' = 'pro'): Promise<SignedUpTenant> {
+export async function signUp(
+  client: ApiClient,
+  prefix: string,
+  plan: 'free' | 'pro' | 'enterprise' = 'pro',
+  model?: 'rls' | 'schema' | 'database',
+): Promise<SignedUpTenant> {
   const slug = uniqueSlug(prefix);
   const email = `admin@${slug}.example`;
   const password = `pw-${randomBytes(6).toString('hex')}`;
-  const response = await client.post('/signup', { body: { tenant: { slug, name: `${prefix} Inc`, plan }, email, password } });
+  const tenant = { slug, name: `${prefix} Inc`, plan, ...(model ? { model } : {}) };
+  const response = await client.post('/signup', { body: { tenant, email, password } });
   if (response.status !== 201) throw new Error(`signup of ${slug} failed: ${response.status} ${response.text}`);
-  return { slug, tenantId: response.body.tenant.id, email, password, token: response.body.token };
+  return { slug, tenantId: response.body.tenant.id, email, password, token: response.body.token, model: response.body.tenant.model };
 }
 
 /** Creates projects through the API and returns their ids. */

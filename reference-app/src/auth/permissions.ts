@@ -24,6 +24,7 @@ export const seedRoles: Readonly<Record<string, readonly Permission[]>> = {
 export const plans = {
   free: { max_projects: 3, max_members: 5 },
   pro: { max_projects: 50, max_members: 100 },
+  enterprise: { max_projects: 1000, max_members: 1000 },
 } as const;
 
 export type PlanName = keyof typeof plans;

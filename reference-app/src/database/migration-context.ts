@@ -8,6 +8,11 @@ export interface MigrationContext {
   readonly ownerRole: string;
   /** The role the application logs in as: DML grants only, owns nothing. */
   readonly appRole: string;
+  /**
+   * NOLOGIN role every schema-model tenant role is a member of: the privileges on the global
+   * tables (the tenant's own registry row, users' emails, the definer lookups), never on a schema.
+   */
+  readonly tenantBaseRole: string;
 }
 
 export type Migration = (pgm: MigrationBuilder, context: MigrationContext) => void | Promise<void>;

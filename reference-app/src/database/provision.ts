@@ -12,6 +12,7 @@ import pg from 'pg';
 import { runMigrations, type MigrationLog } from './migrations.ts';
 import { quoteIdent as q, quoteLiteral as lit } from './sql.ts';
 import { tenantTableNames } from './tenant-tables.ts';
+import { deploymentPrefix, tenantObjectPatterns, type TenantObjectPatterns } from './naming.ts';
 import { needsOpsRole, type VulnerabilityName } from '../vulnerabilities.ts';
 
 export const appSchema = 'app';
@@ -20,6 +21,8 @@ export interface ReferenceRoles {
   readonly owner: string;
   readonly app: string;
   readonly ops: string;
+  /** NOLOGIN: the global-table privileges every schema-model tenant role inherits. */
+  readonly tenantBase: string;
 }
 
 export interface ReferenceDatabase {
@@ -34,6 +37,10 @@ export interface ReferenceDatabase {
   readonly opsUrl?: string;
   /** Migrations applied by this call (empty when already up to date). */
   readonly migrated: readonly string[];
+  /** Where the schema and database models put tenants (for `tenantproof verify` on each model). */
+  readonly tenantObjects: TenantObjectPatterns;
+  /** The admin URL this database was provisioned with (the control plane: provisioning, teardown, migrations). */
+  readonly adminUrl: string;
 }
 
 export interface MigrateOptions {
@@ -43,7 +50,7 @@ export interface MigrateOptions {
 
 export function referenceRoles(database: string): ReferenceRoles {
   const base = database.slice(0, 50);
-  return { owner: `${base}_owner`, app: `${base}_app`, ops: `${base}_ops` };
+  return { owner: `${base}_owner`, app: `${base}_app`, ops: `${base}_ops`, tenantBase: `${base}_tenants` };
 }
 
 /** A password derived from the admin URL, so concurrent starts on one database agree on it. */
@@ -83,6 +90,7 @@ export async function migrateReferenceDatabase(adminUrl: string, options: Migrat
       const appPassword = derivedPassword(adminUrl, roles.app);
       await ensureRole(client, roles.owner, 'nologin noinherit nosuperuser nobypassrls');
       await ensureRole(client, roles.app, `login password ${lit(appPassword)} noinherit nosuperuser nobypassrls nocreatedb nocreaterole`);
+      await ensureRole(client, roles.tenantBase, 'nologin inherit nosuperuser nobypassrls');
       await client.query(`grant connect, create on database ${q(database)} to ${q(roles.owner)}`);
       await client.query(`grant connect on database ${q(database)} to ${q(roles.app)}`);
       const { rows: su } = await client.query<{ superuser: boolean }>('select rolsuper as superuser from pg_roles where rolname = current_user');
@@ -91,7 +99,7 @@ export async function migrateReferenceDatabase(adminUrl: string, options: Migrat
       await client.query(`set role ${q(roles.owner)}`);
       let migrated: string[];
       try {
-        migrated = await runMigrations(client, { schema: appSchema, ownerRole: roles.owner, appRole: roles.app }, options.log);
+        migrated = await runMigrations(client, { schema: appSchema, ownerRole: roles.owner, appRole: roles.app, tenantBaseRole: roles.tenantBase }, options.log);
       } finally {
         await client.query('reset role');
       }
@@ -122,6 +130,8 @@ export async function migrateReferenceDatabase(adminUrl: string, options: Migrat
         ...(ownerUrl ? { ownerUrl } : {}),
         ...(opsUrl ? { opsUrl } : {}),
         migrated,
+        tenantObjects: tenantObjectPatterns(database),
+        adminUrl,
       };
     } finally {
       await client.query(`select pg_advisory_unlock(hashtext('tenantproof-reference-provision'))`).catch(() => undefined);
@@ -140,10 +150,23 @@ export async function dropReferenceRoles(adminUrl: string): Promise<void> {
   await client.connect();
   try {
     const { rows } = await client.query<{ db: string }>('select current_database() as db');
-    const roles = referenceRoles(rows[0]!.db);
-    const { rows: existing } = await client.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1)', [
-      [roles.app, roles.ops, roles.owner],
-    ]);
+    const database = rows[0]!.db;
+    const roles = referenceRoles(database);
+    // Tenant databases (and the template) first: their login roles own them.
+    const prefix = deploymentPrefix(database);
+    const like = prefix.replaceAll('_', '\\_');
+    const { rows: databases } = await client.query<{ datname: string }>(
+      `select datname from pg_database where datname like $1 or datname like $2`,
+      [`${like}\\_t\\_%`, `${like}\\_template`],
+    );
+    for (const { datname } of databases) {
+      await client.query(`alter database ${q(datname)} is_template false`);
+      await client.query(`drop database if exists ${q(datname)} with (force)`);
+    }
+    const { rows: existing } = await client.query<{ rolname: string }>(
+      `select rolname from pg_roles where rolname = any($1) or rolname like $2 or rolname like $3 order by rolname like $2 desc, rolname like $3 desc`,
+      [[roles.app, roles.ops, roles.owner, roles.tenantBase], `${like}\\_tenant\\_%`, `${like}\\_t\\_%`],
+    );
     const names = existing.map((r) => r.rolname);
     if (names.length === 0) return;
     await client.query(`drop owned by ${names.map(q).join(', ')} cascade`);

@@ -10,7 +10,7 @@ export async function audit(
   details: Record<string, unknown> = {},
   actorId: string = currentTenantContext().principal.userId,
 ): Promise<void> {
-  await tx.query('insert into app.audit_log (actor_id, action, entity, entity_id, details) values ($1, $2, $3, $4, $5)', [
+  await tx.query('insert into audit_log (actor_id, action, entity, entity_id, details) values ($1, $2, $3, $4, $5)', [
     actorId,
     action,
     entity,

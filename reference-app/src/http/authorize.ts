@@ -6,7 +6,7 @@
  */
 export async function revokeTokens(tx: Queryable, userId: string, atMs: number = Date.now()): Promise<void> {
   await tx.query(
-    `insert into app.token_revocations (user_id, revoked_at) values ($1, to_timestamp($2::float8 / 1000))
+    `insert into token_revocations (user_id, revoked_at) values ($1, to_timestamp($2::float8 / 1000))
      on conflict (tenant_id, user_id) do update set revoked_at = excluded.revoked_at`,
     [userId, atMs],
   );
@@ -23,10 +23,10 @@ export async function authorize(tx: Queryable, permission?: Permission): Promise
   const { rows } = await tx.query<{ status: string; allowed: boolean; revoked: boolean }>(
     `select t.status,
             exists (select 1
-                      from app.role_permissions rp
-                      join app.roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
+                      from role_permissions rp
+                      join roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
                      where rp.tenant_id = t.id and r.name = $1 and rp.permission = $2) as allowed,
-            exists (select 1 from app.token_revocations tr
+            exists (select 1 from token_revocations tr
                      where tr.tenant_id = t.id and tr.user_id = $3 and tr.revoked_at >= to_timestamp($4::float8 / 1000)) as revoked
        from app.tenants t
       where t.id = app.current_tenant_id()`,

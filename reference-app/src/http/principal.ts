@@ -6,10 +6,10 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Queryable } from '../tenancy/queryable.ts';
-import type { TenantContext } from '../tenancy/context.ts';
+import type { IsolationModel, TenantContext } from '../tenancy/context.ts';
 import { HttpError } from './errors.ts';
 import { slug as slugSchema } from './input.ts';
-import { opsPool, type Services } from './services.ts';
+import { opsPool, tenantModel, type Services } from './services.ts';
 
 export interface Membership {
   tenant_id: string;
@@ -50,7 +50,7 @@ export function authenticate(services: Services) {
     if (!match?.[1]) throw new HttpError(401, 'missing bearer token');
     const claims = await services.tokens.verify(match[1]);
     let context: TenantContext = {
-      tenant: { id: claims.tid, slug: claims.ten, model: 'rls' },
+      tenant: { id: claims.tid, slug: claims.ten, model: 'rls' as IsolationModel },
       principal: { userId: claims.sub, role: claims.role, tokenIssuedAtMs: claims.issuedAtMs, via: 'token' },
     };
     const requested = requestedTenantSlug(request, services.baseDomain);
@@ -68,6 +68,11 @@ export function authenticate(services: Services) {
         };
       }
     }
+    // Where the tenant lives is a property of its registry row, read on every request (a move
+    // between models takes effect at once). A tenant that no longer exists has no model.
+    const model = await tenantModel(services, context.tenant.id);
+    if (!model) throw new HttpError(401, 'the tenant of this token no longer exists');
+    context = { ...context, tenant: { ...context.tenant, model } };
     request.tenantContext = context;
     const log = request.log.child({ tenantId: context.tenant.id, userId: context.principal.userId });
     request.log = log;

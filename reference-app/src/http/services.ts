@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { TokenService } from '../auth/tokens.ts';
 import type { Tenancy } from '../tenancy/model.ts';
+import type { TenantControl } from '../control/tenants.ts';
+import type { IsolationModel } from '../tenancy/context.ts';
+import type { PlanName } from '../auth/permissions.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import type { TenantContext } from '../tenancy/context.ts';
 import type { VulnerabilityName } from '../vulnerabilities.ts';
@@ -16,6 +19,16 @@ export interface Services {
   readonly vulnerable: ReadonlySet<VulnerabilityName>;
   /** `acme.localhost` selects tenant `acme` when the base domain is `localhost`. */
   readonly baseDomain: string;
+  /** Creates and removes tenants' schemas and databases (admin connection). */
+  readonly control: TenantControl;
+  /** The isolation model a new tenant gets when signup does not name one. */
+  readonly planModels: Readonly<Record<PlanName, IsolationModel>>;
+}
+
+/** The model of a tenant, from its registry row (the hybrid's one source of truth). */
+export async function tenantModel(services: Services, tenantId: string): Promise<IsolationModel | undefined> {
+  const { rows } = await services.pool.query<{ model: IsolationModel | null }>('select app.tenant_model($1) as model', [tenantId]);
+  return rows[0]?.model ?? undefined;
 }
 
 export function opsPool(services: Services): Queryable {

@@ -8,15 +8,19 @@ import type pg from 'pg';
 import type { TenantRef } from './context.ts';
 import type { TenancyModel } from './model.ts';
 import type { Queryable } from './queryable.ts';
+import { quoteIdent as q } from '../database/sql.ts';
 
 export interface RlsOptions {
   /** `session-level-context` vulnerability: set_config(..., false), which outlives the transaction. */
   readonly sessionLevelContext?: boolean;
   /** Per-transaction statement timeout, so one tenant's slow query cannot hold a pooled connection for long. */
   readonly statementTimeoutMs?: number;
+  /** The shared schema holding the tenant tables (default `app`). */
+  readonly schema?: string;
 }
 
 export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel {
+  const schema = options.schema ?? 'app';
   const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
   // The tenant id is always a bind parameter; `true` makes the setting transaction-local.
   const enterTenant = options.sessionLevelContext
@@ -31,7 +35,8 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
         await client.query('begin');
         try {
           await client.query(enterTenant, [tenant.id]);
-          await client.query(`select set_config('statement_timeout', $1, true)`, [timeout]);
+          // Tenant tables are named unqualified by the routes: here they resolve to the shared schema.
+          await client.query(`select set_config('statement_timeout', $1, true), set_config('search_path', $2, true)`, [timeout, q(schema)]);
           const result = await fn(client as Queryable);
           await client.query('commit');
           return result;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { plans, seedRoles } from '../../auth/permissions.ts';
 import type { Queryable } from '../../tenancy/queryable.ts';
-import { currentTenantContext } from '../../tenancy/context.ts';
+import { currentTenantContext, type IsolationModel, type TenantRef } from '../../tenancy/context.ts';
 import { audit } from '../audit.ts';
 import { HttpError, parseInput } from '../errors.ts';
 import { email, password, planName, slug, text } from '../input.ts';
@@ -13,7 +13,7 @@ import { notAMember, principalMemberships } from '../principal.ts';
 import { opsPool, type Services } from '../services.ts';
 
 const signupBody = z.object({
-  tenant: z.object({ slug, name: text(200), plan: planName.default('free') }).strict(),
+  tenant: z.object({ slug, name: text(200), plan: planName.default('free'), model: z.enum(['rls', 'schema', 'database']).optional() }).strict(),
   email,
   password,
 });
@@ -24,40 +24,61 @@ const switchBody = z.object({ tenant: slug }).strict();
 /** Creates the tenant, its seed roles and its first admin in one transaction: all or nothing. */
 export async function provisionTenant(
   services: Services,
-  input: { slug: string; name: string; plan: keyof typeof plans; email: string; passwordHash: string },
-): Promise<{ tenantId: string; userId: string }> {
+  input: { slug: string; name: string; plan: keyof typeof plans; model?: IsolationModel | undefined; email: string; passwordHash: string },
+): Promise<{ tenantId: string; userId: string; model: IsolationModel }> {
   const tenantId = randomUUID();
-  const userId = await services.tenancy.withTenant({ id: tenantId, slug: input.slug, model: 'rls' }, async (tx: Queryable) => {
-    await tx.query('insert into app.tenants (id, slug, name, plan, limits) values ($1, $2, $3, $4, $5)', [
+  const model = input.model ?? services.planModels[input.plan];
+  const tenant: TenantRef = { id: tenantId, slug: input.slug, model };
+  // The tenant's home first (schema / database, control plane), then its rows in one tenant
+  // transaction; if that fails (e.g. the slug is taken) the home is removed again.
+  await services.control.provision(tenant);
+  let userId: string;
+  try {
+    userId = await seedTenant(services, tenant, input);
+  } catch (error) {
+    await services.control.teardown(tenant).catch(() => undefined);
+    throw error;
+  }
+  return { tenantId, userId, model };
+}
+
+async function seedTenant(
+  services: Services,
+  tenant: TenantRef,
+  input: { slug: string; name: string; plan: keyof typeof plans; email: string; passwordHash: string },
+): Promise<string> {
+  const tenantId = tenant.id;
+  return services.tenancy.withTenant(tenant, async (tx: Queryable) => {
+    await tx.query('insert into app.tenants (id, slug, name, plan, limits, model) values ($1, $2, $3, $4, $5, $6)', [
       tenantId,
       input.slug,
       input.name,
       input.plan,
       JSON.stringify(plans[input.plan]),
+      tenant.model,
     ]);
     const roleIds: Record<string, string> = {};
     for (const [role, granted] of Object.entries(seedRoles)) {
-      const { rows } = await tx.query<{ id: string }>('insert into app.roles (name) values ($1) returning id', [role]);
+      const { rows } = await tx.query<{ id: string }>('insert into roles (name) values ($1) returning id', [role]);
       roleIds[role] = rows[0]!.id;
-      await tx.query('insert into app.role_permissions (role_id, permission) select $1, unnest($2::text[])', [rows[0]!.id, granted]);
+      await tx.query('insert into role_permissions (role_id, permission) select $1, unnest($2::text[])', [rows[0]!.id, granted]);
     }
     const { rows } = await tx.query<{ id: string }>('select app.create_user($1, $2) as id', [input.email, input.passwordHash]);
     const user = rows[0]!.id;
-    await tx.query('insert into app.memberships (user_id, role_id) values ($1, $2)', [user, roleIds.admin]);
-    await audit(tx, 'tenant.created', 'tenant', tenantId, { slug: input.slug, plan: input.plan }, user);
+    await tx.query('insert into memberships (user_id, role_id) values ($1, $2)', [user, roleIds.admin]);
+    await audit(tx, 'tenant.created', 'tenant', tenantId, { slug: input.slug, plan: input.plan, model: tenant.model }, user);
     return user;
   });
-  return { tenantId, userId };
 }
 
 export function authRoutes(app: FastifyInstance, services: Services): void {
   app.post('/signup', async (request, reply) => {
     const body = parseInput(signupBody, request.body);
     const passwordHash = await hashPassword(body.password);
-    const { tenantId, userId } = await provisionTenant(services, { ...body.tenant, email: body.email, passwordHash });
+    const { tenantId, userId, model } = await provisionTenant(services, { ...body.tenant, email: body.email, passwordHash });
     request.log.child({ tenantId, userId }).info({ slug: body.tenant.slug }, 'tenant signed up');
     const token = await services.tokens.issue({ sub: userId, tid: tenantId, ten: body.tenant.slug, role: 'admin' });
-    return reply.status(201).send({ tenant: { id: tenantId, slug: body.tenant.slug, name: body.tenant.name, plan: body.tenant.plan }, token });
+    return reply.status(201).send({ tenant: { id: tenantId, slug: body.tenant.slug, name: body.tenant.name, plan: body.tenant.plan, model }, token });
   });
 
   app.post('/login', async (request) => {

@@ -16,7 +16,7 @@ export function invoiceRoutes(app: FastifyInstance, services: Services): void {
   app.get('/invoices', async () =>
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'billing:read');
-      const { rows } = await tx.query(`select ${columns} from app.invoices order by number`);
+      const { rows } = await tx.query(`select ${columns} from invoices order by number`);
       return { invoices: rows };
     }),
   );
@@ -25,7 +25,7 @@ export function invoiceRoutes(app: FastifyInstance, services: Services): void {
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'billing:read');
       if (!isUuid(request.params.id)) throw notFound();
-      const { rows } = await tx.query(`select ${columns} from app.invoices where id = $1`, [request.params.id]);
+      const { rows } = await tx.query(`select ${columns} from invoices where id = $1`, [request.params.id]);
       if (!rows[0]) throw notFound();
       return rows[0];
     }),
@@ -36,12 +36,12 @@ export function invoiceRoutes(app: FastifyInstance, services: Services): void {
     const invoice = await tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'billing:write');
       const { rows: counter } = await tx.query<{ n: number }>(
-        `insert into app.invoice_counters (last_number) values (1)
+        `insert into invoice_counters (last_number) values (1)
          on conflict (tenant_id) do update set last_number = invoice_counters.last_number + 1
          returning last_number as n`,
       );
       const { rows } = await tx.query<{ id: string }>(
-        `insert into app.invoices (number, project_id, amount_cents) values ($1, $2, $3) returning ${columns}`,
+        `insert into invoices (number, project_id, amount_cents) values ($1, $2, $3) returning ${columns}`,
         [counter[0]!.n, body.projectId ?? null, body.amountCents],
       );
       await audit(tx, 'invoice.created', 'invoice', rows[0]!.id, { number: counter[0]!.n, amountCents: body.amountCents });

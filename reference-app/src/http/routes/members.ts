@@ -15,7 +15,7 @@ const addMember = z.object({ email, role: roleName, password: password.optional(
 const changeRole = z.object({ role: roleName }).strict();
 
 async function roleId(tx: Queryable, role: string): Promise<string> {
-  const { rows } = await tx.query<{ id: string }>('select id from app.roles where name = $1', [role]);
+  const { rows } = await tx.query<{ id: string }>('select id from roles where name = $1', [role]);
   if (!rows[0]) throw new HttpError(400, `unknown role "${role}" in this tenant`, { field: 'role' });
   return rows[0].id;
 }
@@ -23,7 +23,7 @@ async function roleId(tx: Queryable, role: string): Promise<string> {
 /** Refuses a change that would leave the tenant without an admin. */
 async function keepAnAdmin(tx: Queryable, leavingUserId: string): Promise<void> {
   const { rows } = await tx.query<{ others: number }>(
-    `select count(*)::int as others from app.memberships m join app.roles r on r.tenant_id = m.tenant_id and r.id = m.role_id
+    `select count(*)::int as others from memberships m join roles r on r.tenant_id = m.tenant_id and r.id = m.role_id
       where r.name = 'admin' and m.user_id <> $1`,
     [leavingUserId],
   );
@@ -38,9 +38,9 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       await authorize(tx, 'members:manage');
       const { rows } = await tx.query(
         `select m.user_id as "userId", u.email, r.name as role, m.created_at as "joinedAt"
-           from app.memberships m
+           from memberships m
            join app.users u on u.id = m.user_id
-           join app.roles r on r.tenant_id = m.tenant_id and r.id = m.role_id
+           join roles r on r.tenant_id = m.tenant_id and r.id = m.role_id
           order by m.created_at, u.email`,
       );
       return { members: rows };
@@ -57,13 +57,13 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       const { rows: limit } = await tx.query<{ max: number | null; plan: string }>(
         `select plan, (limits->>'max_members')::int as max from app.tenants where id = app.current_tenant_id() for update`,
       );
-      const { rows: counted } = await tx.query<{ n: number }>('select count(*)::int as n from app.memberships');
+      const { rows: counted } = await tx.query<{ n: number }>('select count(*)::int as n from memberships');
       if (limit[0]?.max != null && counted[0]!.n >= limit[0].max) {
         throw new HttpError(402, `plan limit reached: the ${limit[0].plan} plan allows ${limit[0].max} members`, { limit: 'max_members', max: limit[0].max });
       }
       const { rows } = await tx.query<{ id: string }>('select app.ensure_user($1, $2) as id', [body.email, passwordHash]);
       const userId = rows[0]!.id;
-      await tx.query('insert into app.memberships (user_id, role_id) values ($1, $2)', [userId, role]);
+      await tx.query('insert into memberships (user_id, role_id) values ($1, $2)', [userId, role]);
       await audit(tx, 'member.added', 'membership', userId, { role: body.role });
       return { userId, email: body.email, role: body.role };
     });
@@ -77,7 +77,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       if (!isUuid(request.params.userId)) throw notFound();
       const role = await roleId(tx, body.role);
       if (body.role !== 'admin') await keepAnAdmin(tx, request.params.userId);
-      const { rowCount } = await tx.query('update app.memberships set role_id = $2 where user_id = $1', [request.params.userId, role]);
+      const { rowCount } = await tx.query('update memberships set role_id = $2 where user_id = $1', [request.params.userId, role]);
       if (!rowCount) throw notFound();
       await revokeTokens(tx, request.params.userId);
       await audit(tx, 'member.role-changed', 'membership', request.params.userId, { role: body.role });
@@ -90,7 +90,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       await authorize(tx, 'members:manage');
       if (!isUuid(request.params.userId)) throw notFound();
       await keepAnAdmin(tx, request.params.userId);
-      const { rowCount } = await tx.query('delete from app.memberships where user_id = $1', [request.params.userId]);
+      const { rowCount } = await tx.query('delete from memberships where user_id = $1', [request.params.userId]);
       if (!rowCount) throw notFound();
       await revokeTokens(tx, request.params.userId);
       await audit(tx, 'member.removed', 'membership', request.params.userId);

@@ -51,7 +51,7 @@ const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).defa
 /** The project with this id in the current tenant, or 404. */
 export async function projectOr404(tx: Queryable, id: string): Promise<ProjectRow> {
   if (!isUuid(id)) throw notFound();
-  const { rows } = await tx.query<ProjectRow>(`select ${columns} from app.projects where id = $1`, [id]);
+  const { rows } = await tx.query<ProjectRow>(`select ${columns} from projects where id = $1`, [id]);
   if (!rows[0]) throw notFound();
   return rows[0];
 }
@@ -64,7 +64,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
     const query = parseInput(listQuery, request.query);
     return tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:read');
-      const { rows } = await tx.query<ProjectRow>(`select ${columns} from app.projects order by created_at, id limit $1 offset $2`, [
+      const { rows } = await tx.query<ProjectRow>(`select ${columns} from projects order by created_at, id limit $1 offset $2`, [
         query.limit,
         query.offset,
       ]);
@@ -81,7 +81,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
         `select plan, (limits->>'max_projects')::int as max from app.tenants where id = app.current_tenant_id() for update`,
       );
       const limit = limits[0];
-      const { rows: counted } = await tx.query<{ n: number }>('select count(*)::int as n from app.projects');
+      const { rows: counted } = await tx.query<{ n: number }>('select count(*)::int as n from projects');
       if (limit?.max != null && counted[0]!.n >= limit.max) {
         throw new HttpError(402, `plan limit reached: the ${limit.plan} plan allows ${limit.max} projects`, {
           limit: 'max_projects',
@@ -89,7 +89,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
         });
       }
       const { rows } = await tx.query<ProjectRow>(
-        `insert into app.projects (name, description, budget_cents, created_by) values ($1, $2, $3, $4) returning ${columns}`,
+        `insert into projects (name, description, budget_cents, created_by) values ($1, $2, $3, $4) returning ${columns}`,
         [body.name, body.description, body.budgetCents, request.tenantContext!.principal.userId],
       );
       await audit(tx, 'project.created', 'project', rows[0]!.id, { name: body.name });
@@ -105,7 +105,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
       if (idorById) {
         // `idor-by-id`: by id alone, through the RLS-bypassing ops pool.
         if (!isUuid(request.params.id)) throw notFound();
-        const { rows } = await opsPool(services).query<ProjectRow>(`select ${columns} from app.projects where id = $1`, [request.params.id]);
+        const { rows } = await opsPool(services).query<ProjectRow>(`select ${columns} from projects where id = $1`, [request.params.id]);
         if (!rows[0]) throw notFound();
         return projectJson(rows[0]);
       }
@@ -120,7 +120,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
       if (!isUuid(request.params.id)) throw notFound();
       const db: Queryable = idorById ? opsPool(services) : tx;
       const { rows } = await db.query<ProjectRow>(
-        `update app.projects
+        `update projects
             set name = coalesce($2, name), description = coalesce($3, description),
                 status = coalesce($4, status), budget_cents = coalesce($5, budget_cents), updated_at = now()
           where id = $1
@@ -138,7 +138,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
       await authorize(tx, 'projects:write');
       if (!isUuid(request.params.id)) throw notFound();
       const db: Queryable = idorById ? opsPool(services) : tx;
-      const { rowCount } = await db.query('delete from app.projects where id = $1', [request.params.id]);
+      const { rowCount } = await db.query('delete from projects where id = $1', [request.params.id]);
       if (!rowCount) throw notFound();
       await audit(tx, 'project.deleted', 'project', request.params.id);
     });

@@ -4,13 +4,13 @@ import { authorize } from '../authorize.ts';
 import { opsPool, type Services } from '../services.ts';
 
 const statsQuery = `
-select (select count(*) from app.projects)::int as projects,
-       (select coalesce(sum(budget_cents), 0) from app.projects)::text as budget_cents,
-       (select count(*) from app.tasks)::int as tasks,
-       (select count(*) from app.tasks where done)::int as tasks_done,
-       (select count(*) from app.invoices)::int as invoices,
-       (select coalesce(sum(amount_cents), 0) from app.invoices)::text as invoiced_cents,
-       (select count(*) from app.memberships)::int as members`;
+select (select count(*) from projects)::int as projects,
+       (select coalesce(sum(budget_cents), 0) from projects)::text as budget_cents,
+       (select count(*) from tasks)::int as tasks,
+       (select count(*) from tasks where done)::int as tasks_done,
+       (select count(*) from invoices)::int as invoices,
+       (select coalesce(sum(amount_cents), 0) from invoices)::text as invoiced_cents,
+       (select count(*) from memberships)::int as members`;
 
 interface StatsRow {
   projects: number;

@@ -29,7 +29,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:read');
       const project = await projectOr404(tx, request.params.id);
-      const { rows } = await tx.query(`select ${taskColumns} from app.tasks where project_id = $1 order by created_at, id`, [project.id]);
+      const { rows } = await tx.query(`select ${taskColumns} from tasks where project_id = $1 order by created_at, id`, [project.id]);
       return { tasks: rows };
     }),
   );
@@ -41,7 +41,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
       const body = parseInput(createTask, request.body);
       // The composite foreign keys make a foreign assignee "not found", like a foreign project.
       const { rows } = await tx.query<{ id: string }>(
-        `insert into app.tasks (project_id, title, assignee_id) values ($1, $2, $3) returning ${taskColumns}`,
+        `insert into tasks (project_id, title, assignee_id) values ($1, $2, $3) returning ${taskColumns}`,
         [project.id, body.title, body.assigneeId ?? null],
       );
       await audit(tx, 'task.created', 'task', rows[0]!.id, { projectId: project.id });
@@ -57,7 +57,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
       if (!isUuid(request.params.taskId)) throw notFound();
       const body = parseInput(patchTask, request.body);
       const { rows } = await tx.query<{ id: string }>(
-        `update app.tasks
+        `update tasks
             set title = coalesce($3, title), done = coalesce($4, done),
                 assignee_id = case when $5::boolean then $6::uuid else assignee_id end
           where project_id = $1 and id = $2
@@ -74,7 +74,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:read');
       const project = await projectOr404(tx, request.params.id);
-      const { rows } = await tx.query(`select ${commentColumns} from app.comments where project_id = $1 order by created_at, id`, [project.id]);
+      const { rows } = await tx.query(`select ${commentColumns} from comments where project_id = $1 order by created_at, id`, [project.id]);
       return { comments: rows };
     }),
   );
@@ -85,7 +85,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
       const project = await projectOr404(tx, request.params.id);
       const body = parseInput(createComment, request.body);
       const { rows } = await tx.query<{ id: string }>(
-        `insert into app.comments (project_id, task_id, author_id, body) values ($1, $2, $3, $4) returning ${commentColumns}`,
+        `insert into comments (project_id, task_id, author_id, body) values ($1, $2, $3, $4) returning ${commentColumns}`,
         [project.id, body.taskId ?? null, request.tenantContext!.principal.userId, body.body],
       );
       await audit(tx, 'comment.created', 'comment', rows[0]!.id, { projectId: project.id });

@@ -16,7 +16,7 @@ export function tenantRoutes(app: FastifyInstance, services: Services): void {
     return tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx);
       const { rows } = await tx.query<{ permission: string }>(
-        `select rp.permission from app.role_permissions rp join app.roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
+        `select rp.permission from role_permissions rp join roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
           where r.name = $1 order by rp.permission`,
         [principal.role],
       );
@@ -41,7 +41,9 @@ export function tenantRoutes(app: FastifyInstance, services: Services): void {
       const { rowCount } = await tx.query('delete from app.tenants where id = app.current_tenant_id()');
       if (rowCount !== 1) throw new HttpError(409, 'tenant could not be deleted');
     });
-    request.log.warn({ slug: tenant.slug }, 'tenant torn down');
+    // Its schema or database and role go too (control plane); the rows are already gone.
+    await services.control.teardown(tenant);
+    request.log.warn({ slug: tenant.slug, model: tenant.model }, 'tenant torn down');
     return reply.status(204).send();
   });
 
@@ -51,7 +53,7 @@ export function tenantRoutes(app: FastifyInstance, services: Services): void {
       await authorize(tx, 'members:manage');
       const { rows } = await tx.query(
         `select id::text, actor_id as "actorId", action, entity, entity_id as "entityId", details, at
-           from app.audit_log order by id desc limit $1`,
+           from audit_log order by id desc limit $1`,
         [query.limit],
       );
       return { entries: rows };

@@ -1,0 +1,55 @@
+/**
+ * The `schema` isolation model: each tenant's tables live in its own schema. A tenant context is
+ * one transaction on a pooled connection of the app's login role that, before anything else,
+ * sets — transaction-locally — the tenant's role (USAGE on its own schema only), the
+ * `search_path` to that schema and the tenant context setting (for the tenant's registry row).
+ * A fully qualified `other_tenant.projects` is refused by PostgreSQL itself (42501): the role has
+ * no USAGE there. When the transaction ends, role and search_path revert with it.
+ */
+import type pg from 'pg';
+import type { TenantRef } from './context.ts';
+import type { TenancyModel } from './model.ts';
+import type { Queryable } from './queryable.ts';
+import { quoteIdent as q } from '../database/sql.ts';
+
+export interface SchemaModelOptions {
+  /** Schema and role of a tenant (derived from its id: `database/naming.ts`). */
+  readonly placementOf: (tenant: TenantRef) => { readonly schema: string; readonly role: string };
+  /** The `search-path-session` vulnerability: SET search_path / SET ROLE at session level on pooled connections. */
+  readonly sessionLevelSearchPath?: boolean;
+  readonly statementTimeoutMs?: number;
+}
+
+export function schemaModel(pool: pg.Pool, options: SchemaModelOptions): TenancyModel {
+  const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
+  const local = !options.sessionLevelSearchPath;
+  return {
+    name: 'schema',
+    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const { schema, role } = options.placementOf(tenant);
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('begin');
+        try {
+          // Role names cannot be bind parameters: quoted, and derived from the tenant id only.
+          await client.query(local ? `set local role ${q(role)}` : `set role ${q(role)}`);
+          await client.query(
+            `select set_config('search_path', $1, $4), set_config('app.current_tenant', $2, true), set_config('statement_timeout', $3, true)`,
+            [q(schema), tenant.id, timeout, local],
+          );
+          const result = await fn(client as Queryable);
+          await client.query('commit');
+          return result;
+        } catch (error) {
+          await client.query('rollback').catch((e: Error) => {
+            broken = e;
+          });
+          throw error;
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}

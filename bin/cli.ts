@@ -153,7 +153,7 @@ async function verify(config: VerifyConfig): Promise<number> {
       )}\n`,
     );
   } else {
-    printText(config, seed, result, findings, reports, elapsed());
+    printText(config, seed, result, staticResult, exitCode, reports, elapsed());
   }
   return exitCode;
 }
@@ -265,28 +265,34 @@ async function runTargetSuites(config: VerifyConfig & { seed: number; reportDir:
   return payload.result!;
 }
 
-function printText(config: VerifyConfig, seed: number, result: VerifyResult, findings: Finding[], reports: string[], elapsed: string): void {
+function describeFinding(f: Finding): string[] {
+  const out = [`  [${f.severity}] ${f.checkId} · ${f.object} — ${f.title}`];
+  if (f.actingTenant !== undefined || f.victimTenant !== undefined) out.push(`      acting ${JSON.stringify(f.actingTenant ?? null)} → victim ${JSON.stringify(f.victimTenant ?? null)}`);
+  if (f.statement) out.push(`      statement: ${f.statement.replace(/\s+/g, ' ').slice(0, 300)}`);
+  if (f.observed !== undefined) out.push(`      observed: ${JSON.stringify(f.observed).slice(0, 300)}`);
+  out.push(`      fix: ${f.remediation}`);
+  return out;
+}
+
+function printText(config: VerifyConfig, seed: number, result: VerifyResult, statics: StaticOutcome, exitCode: number, reports: string[], elapsed: string): void {
   const out: string[] = [];
   const shrunk = result.runsExecuted - result.runs;
   out.push(
     `${config.target.model}: ${result.tables.length} tables · ${result.runs} runs${shrunk > 0 ? ` (+${shrunk} shrinking)` : ''} · ${result.probes} probes · ${elapsed} · seed ${seed}${result.path ? ` · path ${result.path}` : ''}`,
   );
-  if (findings.length === 0) {
-    out.push('VERIFIED: no tenant could read, write or aggregate another tenant\'s rows.');
+  if (result.findings.length === 0) {
+    out.push("VERIFIED: no tenant could read, write or aggregate another tenant's rows.");
   } else {
-    out.push(`FINDINGS (${findings.length}):`);
-    for (const f of findings) {
-      out.push(`  [${f.severity}] ${f.checkId} · ${f.object} — ${f.title}`);
-      if (f.actingTenant !== undefined || f.victimTenant !== undefined) out.push(`      acting ${JSON.stringify(f.actingTenant ?? null)} → victim ${JSON.stringify(f.victimTenant ?? null)}`);
-      if (f.statement) out.push(`      statement: ${f.statement.replace(/\s+/g, ' ').slice(0, 300)}`);
-      if (f.observed !== undefined) out.push(`      observed: ${JSON.stringify(f.observed).slice(0, 300)}`);
-      out.push(`      fix: ${f.remediation}`);
-    }
-    if (result.findings.length > 0) {
-      out.push(`Replay: tenantproof verify --model ${config.target.model} --database-url … --runs ${config.runs} --seed ${seed}`);
-      if (result.counterexample) out.push(`Smallest world: ${JSON.stringify(result.counterexample)}`);
-    }
+    out.push(`LEAKS (${result.findings.length}):`);
+    for (const f of result.findings) out.push(...describeFinding(f));
+    out.push(`Replay: tenantproof verify --model ${config.target.model} --database-url … --runs ${config.runs} --seed ${seed}`);
+    if (result.counterexample) out.push(`Smallest world: ${JSON.stringify(result.counterexample)}`);
   }
+  if (statics.findings.length > 0) {
+    out.push(`STATIC FINDINGS (${statics.findings.length}${statics.failing ? '' : ', none at or above high'}):`);
+    for (const f of statics.findings) out.push(...describeFinding(f));
+  }
+  out.push(exitCode === 0 ? 'Exit 0: verified.' : 'Exit 1: findings.');
   out.push(`Reports: ${reports.join(', ')}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

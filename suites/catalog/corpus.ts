@@ -508,6 +508,13 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
     fix: 'revoke @dbowners from @t_a_role;',
   },
   {
+    rule: 'security-definer-search-path-mutable',
+    title: 'a SECURITY DEFINER function without SET search_path inside a tenant database',
+    model: 'database',
+    setup: '\\c @t_a\ncreate function whoami() returns text language sql security definer as $$ select current_user::text $$;',
+    fix: '\\c @t_a\nalter function whoami() set search_path = pg_catalog, pg_temp;',
+  },
+  {
     rule: 'cross-database-extension-available',
     title: 'dblink installed in a tenant database (EXECUTE to PUBLIC)',
     model: 'database',

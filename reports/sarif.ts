@@ -1,7 +1,9 @@
 /**
  * tenantproof.sarif — SARIF 2.1.0, so findings show in code-scanning UIs. Database objects are
- * logical locations (a table, policy, function, role, schema, database); `sourceUri`, when given,
- * adds a physical location (e.g. the migrations file) for UIs that require one.
+ * logical locations (a table, policy, function, role, schema, database). GitHub code scanning
+ * rejects a file in which any result lacks a physical location, so every result also gets one:
+ * `sourceUri` when given (e.g. the migrations file that defines the schema), otherwise a virtual
+ * path `tenantproof/catalog/<object>` that the UI shows without source.
  */
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import type { Finding, Severity } from '../fixtures/findings/types.ts';
@@ -22,6 +24,11 @@ export function objectKind(object: string): string {
   if (first === 'role' || first === 'server') return 'object';
   if (first === 'policy') return 'member';
   return 'type';
+}
+
+/** A stable, URI-safe path naming a database object, for results that have no source file. */
+export function virtualPath(object: string): string {
+  return `tenantproof/catalog/${object.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-|-$/g, '')}`;
 }
 
 function pascal(id: string): string {
@@ -54,7 +61,7 @@ export function renderSarif(input: ReportInput): string {
     locations: [
       {
         logicalLocations: [{ name: f.object.replace(/^(function|schema|database|role|server|policy) /, ''), fullyQualifiedName: f.object, kind: objectKind(f.object) }],
-        ...(input.sourceUri ? { physicalLocation: { artifactLocation: { uri: input.sourceUri }, region: { startLine: 1 } } } : {}),
+        physicalLocation: { artifactLocation: { uri: input.sourceUri ?? virtualPath(f.object) }, region: { startLine: 1 } },
       },
     ],
     partialFingerprints: { 'tenantproofFinding/v1': fingerprint(f) },

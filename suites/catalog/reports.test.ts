@@ -114,6 +114,8 @@ describe('reports', () => {
     for (const r of run.results) {
       expect(run.tool.driver.rules[r.ruleIndex].id).toBe(r.ruleId);
       expect(r.locations[0].logicalLocations[0].fullyQualifiedName).not.toBe('');
+      // GitHub code scanning rejects the whole file if a result has no physical location.
+      expect(r.locations[0].physicalLocation.artifactLocation.uri).toMatch(/^tenantproof\/catalog\/[A-Za-z0-9._-]+$/);
     }
     const fn = run.results.find((r: { ruleId: string }) => r.ruleId === 'function-search-path-mutable');
     expect(fn.level).toBe('note');
@@ -158,6 +160,16 @@ describe('reports', () => {
     const failedChecks = new Set(input.findings.map((f) => f.checkId)).size;
     expect(summary.stats).toMatchObject({ total: input.rulesRun.length, failed: failedChecks, passed: input.rulesRun.length - failedChecks });
     expect((await readdir(join(out, 'data', 'attachments'))).length).toBe(input.findings.length);
+  });
+
+  test('SARIF results are anchored on the given source file when there is one', async () => {
+    const input = await brokenRun();
+    const dir = await reportDir();
+    await writeReports(dir, { ...input, sourceUri: 'db/migrations/001_schema.sql' }, ['sarif']);
+    const sarif = JSON.parse(await readFile(join(dir, 'tenantproof.sarif'), 'utf8'));
+    expect(sarifValidator()(sarif)).toBe(true);
+    const uris = new Set(sarif.runs[0].results.map((r: { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }) => r.locations[0]!.physicalLocation.artifactLocation.uri));
+    expect([...uris]).toEqual(['db/migrations/001_schema.sql']);
   });
 
   test('the SARIF check has teeth: a log with a bad level or no rule id is rejected', async () => {

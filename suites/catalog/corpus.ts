@@ -28,6 +28,8 @@ export interface CorpusEntry {
   readonly fixTarget?: Partial<TargetConfig>;
   /** Skip below this server_version_num (e.g. security_invoker needs 15). */
   readonly minVersion?: number;
+  /** Some finding of the rule on the red case has this object / these observed fields (placeholders allowed). */
+  readonly expect?: { readonly object?: string; readonly observed?: Readonly<Record<string, unknown>> };
 }
 
 const tenantPredicate = "tenant_id = current_setting('app.current_tenant')::uuid";
@@ -123,6 +125,7 @@ export const corpus: readonly CorpusEntry[] = [
     title: 'the app role reaches a BYPASSRLS role through an intermediate role',
     setup: 'create role @maintenance bypassrls nologin;\ncreate role @ops nologin;\ngrant @maintenance to @ops;\ngrant @ops to @app;',
     fix: 'revoke @ops from @app;',
+    expect: { observed: { canSetRoleTo: '@maintenance', attributes: ['BYPASSRLS'], path: ['@app', '@ops', '@maintenance'] } },
   },
   {
     rule: 'app-role-can-assume-privileged-role',
@@ -156,18 +159,21 @@ create policy via_task on task_comments to @app using (exists (select 1 from tas
     title: 'the app role owns a tenant table without FORCE',
     setup: 'alter table tasks owner to @app;\nalter table tasks no force row level security;',
     fix: 'alter table tasks owner to current_user;',
+    expect: { object: 'public.tasks', observed: { role: '@app', relation: 'owner' } },
   },
   {
     rule: 'rls-not-forced',
     title: 'the app role inherits from the owner of a tenant table without FORCE',
     setup: 'create role @owner nologin;\ncreate role @middle nologin;\ngrant @owner to @middle;\ngrant @middle to @app;\nalter table tasks owner to @owner;\nalter table tasks no force row level security;',
     fix: 'alter table tasks force row level security;\nrevoke @middle from @app;',
+    expect: { object: 'public.tasks', observed: { owner: '@owner', relation: 'inherits' } },
   },
   {
     rule: 'rls-not-forced',
     title: 'a NOINHERIT app role can SET ROLE to the owner of a tenant table without FORCE',
     setup: 'create role @owner nologin;\nalter role @app noinherit;\ngrant @owner to @app;\nalter table projects owner to @owner;\nalter table projects no force row level security;',
     fix: 'revoke @owner from @app;',
+    expect: { object: 'public.projects', observed: { owner: '@owner', relation: 'can-set-role' } },
   },
   {
     rule: 'app-role-owns-tenant-table',
@@ -287,6 +293,7 @@ create policy tenant_isolation on tasks to @app
     rule: 'view-bypasses-rls',
     title: 'a view owned by a superuser, without security_invoker',
     setup: 'create view task_titles as select id, tenant_id, title from tasks;\ngrant select on task_titles to @app;',
+    expect: { object: 'public.task_titles', observed: { readers: ['@app'], securityInvoker: false } },
     fix: 'alter view task_titles set (security_invoker = true);',
     minVersion: 150000,
   },
@@ -322,6 +329,7 @@ grant select on remote_tasks to @app;`,
     title: 'a SQL SECURITY DEFINER function (EXECUTE to PUBLIC by default) returns all tasks',
     setup: 'create function all_tasks() returns setof tasks language sql security definer set search_path = public as $$ select * from tasks $$;',
     fix: 'alter function all_tasks() security invoker;',
+    expect: { object: 'function public.all_tasks()', observed: { publicExecute: true, executableBy: ['@app'] } },
   },
   {
     rule: 'security-definer-reads-tenant-data',
@@ -499,6 +507,7 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
     model: 'database',
     setup: 'grant connect on database @t_b to @t_a_role;',
     fix: 'revoke connect on database @t_b from @t_a_role;',
+    expect: { object: 'database @t_b', observed: { role: '@t_a_role', owns: false } },
   },
   {
     rule: 'database-cross-tenant-connect',

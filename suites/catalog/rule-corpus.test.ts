@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { testServer } from '../../fixtures/index.ts';
 import { atLeast } from '../../fixtures/findings/types.ts';
 import { rules } from '../../fixtures/rules/index.ts';
+import { expand } from './apply-sql.ts';
 import { corpus } from './corpus.ts';
 import { describeFindings, fixtureDatabase } from './harness.ts';
 
@@ -39,6 +40,15 @@ describe('red cases fire, green cases are silent', () => {
       expect(f.remediation).not.toBe('');
       expect(f.remediation).not.toMatch(/undefined|\bnull\b|\[object /);
       expect(f.leak).toBe(false);
+    }
+    if (entry.expect) {
+      const wanted = JSON.parse(expand(JSON.stringify(entry.expect), db.prefix)) as { object?: string; observed?: Record<string, unknown> };
+      const matching = fired.filter(
+        (f) =>
+          (wanted.object === undefined || f.object === wanted.object) &&
+          Object.entries(wanted.observed ?? {}).every(([k, v]) => JSON.stringify((f.observed as Record<string, unknown>)[k]) === JSON.stringify(v)),
+      );
+      expect(matching.length, `no ${entry.rule} finding matches ${JSON.stringify(wanted)}:\n${describeFindings(fired)}`).toBeGreaterThan(0);
     }
     // Precision: no other rule of severity >= high fires unless the corpus says it rightly does.
     const others = new Set(

@@ -12,14 +12,16 @@ import type { Queryable } from './tenancy/queryable.ts';
 import { rlsModel } from './tenancy/rls.ts';
 import { parseVulnerabilities, type VulnerabilityName } from './vulnerabilities.ts';
 import { schemaModel } from './tenancy/schema.ts';
+import { databaseModel } from './tenancy/database.ts';
+import { tenantDatabaseSchema } from './database/tenant-databases.ts';
 import { TenantControl } from './control/tenants.ts';
 import type { IsolationModel } from './tenancy/context.ts';
 import type { PlanName } from './auth/permissions.ts';
 
 const isolationModel = z.enum(['rls', 'schema', 'database']);
 
-/** Default placement by plan: small tenants share tables, enterprise tenants get their own schema. */
-export const defaultPlanModels: Readonly<Record<PlanName, IsolationModel>> = { free: 'rls', pro: 'rls', enterprise: 'schema' };
+/** Default placement by plan: small tenants share tables, enterprise tenants get their own database. */
+export const defaultPlanModels: Readonly<Record<PlanName, IsolationModel>> = { free: 'rls', pro: 'rls', enterprise: 'database' };
 
 const optionsSchema = z.object({
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
@@ -39,6 +41,10 @@ const optionsSchema = z.object({
     .object({ free: isolationModel, pro: isolationModel, enterprise: isolationModel })
     .partial()
     .default({}),
+  /** Database model: pools of tenant databases kept open (least recently used closed first) and their size. */
+  tenantPools: z
+    .object({ maxPools: z.number().int().min(1).max(1000), connectionsPerPool: z.number().int().min(1).max(20), idleTimeoutMs: z.number().int().min(100) })
+    .default({ maxPools: 50, connectionsPerPool: 2, idleTimeoutMs: 10_000 }),
 });
 
 export interface ReferenceAppOptions extends Omit<z.input<typeof optionsSchema>, 'vulnerabilities'> {
@@ -56,6 +62,8 @@ export interface PoolStats {
   readonly waiting: number;
   /** Connections currently handed out (total - idle): 0 when the app is quiet. */
   readonly checkedOut: number;
+  /** Pools of tenant databases currently open (database model); counted in the figures above. */
+  readonly tenantPools: number;
 }
 
 export interface ReferenceApp extends AsyncDisposable {
@@ -98,7 +106,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   const ops = database.opsUrl
     ? new pg.Pool({ connectionString: database.opsUrl, max: 2, application_name: 'tenantproof-reference-ops', options: `-c search_path=${database.schema}` })
     : undefined;
-  const control = new TenantControl(database, vulnerable);
+  const control = new TenantControl(database, vulnerable, options.tenantPools);
 
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32);
   const services: Services = {
@@ -107,6 +115,11 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
       schema: schemaModel(pool, {
         placementOf: (tenant) => control.schemaPlacement(tenant),
         sessionLevelSearchPath: vulnerable.has('search-path-session'),
+        statementTimeoutMs: options.statementTimeoutMs,
+      }),
+      database: databaseModel(control.pools, {
+        databaseOf: (tenant) => control.databasePlacement(tenant).database,
+        schema: tenantDatabaseSchema,
         statementTimeoutMs: options.statementTimeoutMs,
       }),
     }),
@@ -155,7 +168,12 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     port,
     database,
     vulnerabilities: vulnerable,
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, checkedOut: pool.totalCount - pool.idleCount }),
+    poolStats: () => {
+      const tenants = control.pools.stats();
+      const total = pool.totalCount + tenants.total;
+      const idle = pool.idleCount + tenants.idle;
+      return { total, idle, waiting: pool.waitingCount + tenants.waiting, checkedOut: total - idle, tenantPools: tenants.pools };
+    },
     unscoped: { query: (text, values) => pool.query(text, values as unknown[] | undefined) } as Queryable,
     tenancy: services.tenancy,
     control,

@@ -75,6 +75,12 @@ export const vulnerabilities = {
       'instead of deriving a validated identifier from the tenant id: client input decides which schema a tenant gets.',
     leakClass: 'privilege',
   },
+  'database-public-connect': {
+    description:
+      'Tenant databases keep the default CONNECT privilege of PUBLIC and their tables are granted SELECT to PUBLIC: ' +
+      "any login role of the cluster — another tenant's included — can connect to a tenant database and read it.",
+    leakClass: 'read',
+  },
 } as const satisfies Record<string, { description: string; leakClass: string }>;
 
 export type VulnerabilityName = keyof typeof vulnerabilities;

@@ -4,6 +4,7 @@
  * none) and against a variant with a named vulnerability (expect it to report the leak).
  */
 import { decodeJwt, SignJWT, UnsecuredJWT } from 'jose';
+import pg from 'pg';
 import type { ReferenceApp } from '../../reference-app/src/index.ts';
 import { tokenAudience, tokenIssuer } from '../../reference-app/src/index.ts';
 import { createProjects, jwtSecret, type ApiClient, type SignedUpTenant } from './harness.ts';
@@ -267,5 +268,45 @@ export async function checkSchemaNaming(app: ReferenceApp, acting: SignedUpTenan
     c.query<{ nspname: string }>('select nspname from pg_namespace where nspname = any($1)', [[acting, victim].map((t) => `tenant_${t.slug.replaceAll('-', '_')}`)]),
   );
   if (bySlug.length > 0) leaks.push(leak('schema-naming', 'schema named after a slug', acting, victim, { schemas: bySlug.map((r) => r.nspname) }));
+  return leaks;
+}
+
+/**
+ * Database model: `acting`'s login role (or the app's, for a tenant without its own database)
+ * cannot connect to `victim`'s database, let alone read it; and no extension that reaches into
+ * other databases (dblink, postgres_fdw) is installed there.
+ */
+export async function checkDatabaseReach(app: ReferenceApp, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  if (victim.model !== 'database') throw new Error('checkDatabaseReach needs a database-model victim');
+  const victimDatabase = app.control.databasePlacement(refOf(victim)).database;
+  const actingUrl = acting.model === 'database' ? app.control.tenantDatabaseUrl(app.control.databasePlacement(refOf(acting)).database) : app.database.appUrl;
+  const url = new URL(actingUrl);
+  url.pathname = `/${victimDatabase}`;
+  const leaks: Leak[] = [];
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    leaks.push(leak('database-reach', 'connect to the victim database', acting, victim, { as: decodeURIComponent(url.username) }));
+    try {
+      const { rows } = await client.query<{ n: number }>('select count(*)::int as n from app.projects');
+      leaks.push(leak('database-reach', 'read app.projects in the victim database', acting, victim, rows[0]));
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42501') throw error;
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const { rows: extensions } = await app.control.withAdmin(async () => {
+    const admin = new pg.Client({ connectionString: Object.assign(new URL(app.database.adminUrl), { pathname: `/${victimDatabase}` }).toString() });
+    await admin.connect();
+    try {
+      return await admin.query<{ extname: string }>(`select extname from pg_extension where extname in ('dblink', 'postgres_fdw')`);
+    } finally {
+      await admin.end();
+    }
+  });
+  if (extensions.length > 0) leaks.push(leak('database-reach', 'cross-database extension installed', acting, victim, extensions));
   return leaks;
 }

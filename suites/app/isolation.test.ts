@@ -10,6 +10,7 @@ import {
   checkContextDoesNotOutliveTransaction,
   checkForgedTokens,
   checkNoisyNeighbour,
+  checkDatabaseReach,
   checkSchemaNaming,
   checkSchemaPrivileges,
   checkSearchPathDoesNotOutliveTransaction,
@@ -39,6 +40,10 @@ const checks: Record<string, { run: Check; applies?: (acting: Model, victim: Mod
     run: (t, a, b) => checkSearchPathDoesNotOutliveTransaction(t.client, t.app, a, b),
     applies: (a) => a === 'schema',
   },
+  "database model: no connecting to another tenant's database": {
+    run: (t, a, b) => checkDatabaseReach(t.app, a, b),
+    applies: (_a, b) => b === 'database',
+  },
   'schema model: schema names derive from the tenant id, not the slug': {
     run: (t, a, b) => checkSchemaNaming(t.app, a, b),
     applies: (a, b) => a === 'schema' || b === 'schema',
@@ -58,6 +63,7 @@ const caughtBy: Record<VulnerabilityName, keyof typeof checks> = {
   'schema-shared-role': "schema model: PostgreSQL refuses another tenant's schema by qualified name",
   'search-path-session': 'schema model: role and search_path end with the transaction',
   'schema-name-injection': 'schema model: schema names derive from the tenant id, not the slug',
+  'database-public-connect': "database model: no connecting to another tenant's database",
 };
 
 /** Where each vulnerability must show up (every pattern must match a reported leak). */
@@ -73,6 +79,7 @@ const expectedVia: Record<VulnerabilityName, RegExp[]> = {
   'schema-shared-role': [/^select count.*<victim schema>"\.projects/, /^update/, /has_schema_privilege/],
   'search-path-session': [/role, search_path/, /unqualified projects read/],
   'schema-name-injection': [/schema of the tenant context/, /schema named after a slug/],
+  'database-public-connect': [/connect to the victim database/, /read app.projects/],
 };
 
 /** Options a red case needs to show its vulnerability quickly (a small budget the noisy tenant can use up). */
@@ -85,13 +92,16 @@ const redCaseModel: Partial<Record<VulnerabilityName, Model>> = {
   'schema-shared-role': 'schema',
   'search-path-session': 'schema',
   'schema-name-injection': 'schema',
+  'database-public-connect': 'database',
 };
 
 /** Tenant pairs of the correct app: each model, and across models. */
 const pairs: [Model, Model][] = [
   ['rls', 'rls'],
   ['schema', 'schema'],
+  ['database', 'database'],
   ['rls', 'schema'],
+  ['rls', 'database'],
 ];
 
 describe.each(pairs)('the correct app keeps tenants apart (%s tenant next to %s tenant)', (modelA, modelB) => {

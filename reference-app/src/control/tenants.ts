@@ -8,16 +8,56 @@ import type { IsolationModel, TenantRef } from '../tenancy/context.ts';
 import type { ReferenceDatabase } from '../database/provision.ts';
 import { dropTenantSchema, provisionTenantSchema, schemaPlacement, type SchemaProvisioningOptions, type SchemaTenantPlacement } from '../database/tenant-schemas.ts';
 import type { VulnerabilityName } from '../vulnerabilities.ts';
+import {
+  databasePlacement,
+  dropTenantDatabase,
+  ensureTemplateDatabase,
+  provisionTenantDatabase,
+  tenantDatabasePassword,
+  urlFor,
+  type DatabaseTenantPlacement,
+} from '../database/tenant-databases.ts';
+import { TenantPools, type TenantPoolOptions } from '../tenancy/tenant-pools.ts';
+import { quoteIdent as q } from '../database/sql.ts';
 
 export class TenantControl {
   private readonly admin: pg.Pool;
+  /** Pools of tenant databases (bounded, least recently used closed first). */
+  readonly pools: TenantPools;
+  /** CREATE DATABASE from one template is serialised (the template must have no other users). */
+  private databaseQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly database: ReferenceDatabase,
     private readonly vulnerable: ReadonlySet<VulnerabilityName>,
+    poolOptions: TenantPoolOptions = { maxPools: 50, connectionsPerPool: 2, idleTimeoutMs: 10_000 },
   ) {
     this.admin = new pg.Pool({ connectionString: database.adminUrl, max: 2, application_name: 'tenantproof-reference-control' });
     this.admin.on('error', () => undefined);
+    this.pools = new TenantPools((name) => this.tenantDatabaseUrl(name), poolOptions);
+  }
+
+  /** Database and login role of a database-model tenant. */
+  databasePlacement(tenant: Pick<TenantRef, 'id'>): DatabaseTenantPlacement {
+    return databasePlacement(this.database.database, tenant.id);
+  }
+
+  /** The URL the app connects to a tenant database with (that tenant's login role). */
+  tenantDatabaseUrl(databaseName: string): string {
+    return urlFor(this.database.adminUrl, databaseName, databaseName, tenantDatabasePassword(this.database.adminUrl, databaseName));
+  }
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.databaseQueue.then(fn, fn);
+    this.databaseQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Creates the template database the tenant databases are copied from (once). */
+  ensureTemplate(): Promise<void> {
+    return this.serialised(() =>
+      this.withAdmin((c) => ensureTemplateDatabase(c, this.database.adminUrl, this.database.tenantObjects.templateDatabase, this.database.roles)),
+    );
   }
 
   /** The shared role of the `schema-shared-role` vulnerability. */
@@ -46,7 +86,22 @@ export class TenantControl {
       );
       return;
     }
-    throw new Error(`provisioning of model ${tenant.model} is not implemented`);
+    await this.ensureTemplate();
+    await this.serialised(() =>
+      this.withAdmin((c) =>
+        provisionTenantDatabase(
+          c,
+          {
+            adminUrl: this.database.adminUrl,
+            template: this.database.tenantObjects.templateDatabase,
+            placement: this.databasePlacement(tenant),
+            roles: this.database.roles,
+            secret: this.database.adminUrl,
+          },
+          { publicConnect: this.vulnerable.has('database-public-connect') },
+        ),
+      ),
+    );
   }
 
   /** Removes the tenant's home (schema and role / database and role). Idempotent. */
@@ -56,7 +111,15 @@ export class TenantControl {
       await this.withAdmin((c) => dropTenantSchema(c, this.schemaPlacement(tenant), this.database.roles, this.sharedSchemaRole !== undefined));
       return;
     }
-    throw new Error(`teardown of model ${tenant.model} is not implemented`);
+    const placement = this.databasePlacement(tenant);
+    await this.pools.close(placement.database);
+    await this.serialised(() =>
+      this.withAdmin(async (c) => {
+        await dropTenantDatabase(c, placement);
+        // The global registry row (and with it the directory entries) goes too.
+        await c.query(`delete from ${q(this.database.schema)}.tenants where id = $1`, [tenant.id]);
+      }),
+    );
   }
 
   async withAdmin<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -69,6 +132,7 @@ export class TenantControl {
   }
 
   async close(): Promise<void> {
+    await this.pools.end();
     await this.admin.end();
   }
 }

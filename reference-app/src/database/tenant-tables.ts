@@ -36,6 +36,21 @@ export interface TenantTablesOptions {
   readonly appRole: string;
   /** Enable and force RLS with a tenant_isolation policy on every table. */
   readonly rls: boolean;
+  /** Grant DML to `appRole` (default true; a template database grants per tenant database instead). */
+  readonly grants?: boolean;
+}
+
+/** DML on every tenant table for `role` (the audit log is append-only). */
+export function tenantTableGrants(schema: string, role: string): string {
+  const s = q(schema);
+  const app = q(role);
+  return tenantTableNames
+    .map((t) =>
+      t === 'audit_log'
+        ? `grant select, insert on ${s}.${q(t)} to ${app};` // the audit log is append-only for the app
+        : `grant select, insert, update, delete on ${s}.${q(t)} to ${app};`,
+    )
+    .join('\n');
 }
 
 export function tenantTablesDdl(options: TenantTablesOptions): string {
@@ -145,14 +160,7 @@ create table ${s}.token_revocations (
   primary key (tenant_id, user_id)
 );
 `;
-  const app = q(options.appRole);
-  const grants = tenantTableNames
-    .map((t) =>
-      t === 'audit_log'
-        ? `grant select, insert on ${s}.${q(t)} to ${app};` // the audit log is append-only for the app
-        : `grant select, insert, update, delete on ${s}.${q(t)} to ${app};`,
-    )
-    .join('\n');
+  const grants = options.grants === false ? '' : tenantTableGrants(options.schema, options.appRole);
   const rls = options.rls
     ? tenantTableNames
         .map(

@@ -10,6 +10,7 @@ import { audit } from '../audit.ts';
 import { HttpError, parseInput } from '../errors.ts';
 import { email, password, planName, slug, text } from '../input.ts';
 import { notAMember, principalMemberships } from '../principal.ts';
+import { ensureMemberUser, syncDirectory } from '../directory.ts';
 import { opsPool, type Services } from '../services.ts';
 
 const signupBody = z.object({
@@ -31,11 +32,13 @@ export async function provisionTenant(
   const tenant: TenantRef = { id: tenantId, slug: input.slug, model };
   // The tenant's home first (schema / database, control plane), then its rows in one tenant
   // transaction; if that fails (e.g. the slug is taken) the home is removed again.
-  await services.control.provision(tenant);
+  if (tenant.model === 'database') await registerGlobally(services, tenant, input);
   let userId: string;
   try {
+    await services.control.provision(tenant);
     userId = await seedTenant(services, tenant, input);
   } catch (error) {
+    // Removes the schema / database and role, and a database tenant's global registry row.
     await services.control.teardown(tenant).catch(() => undefined);
     throw error;
   }
@@ -47,28 +50,38 @@ async function seedTenant(
   tenant: TenantRef,
   input: { slug: string; name: string; plan: keyof typeof plans; email: string; passwordHash: string },
 ): Promise<string> {
-  const tenantId = tenant.id;
+  const registryRow = [tenant.id, input.slug, input.name, input.plan, JSON.stringify(plans[input.plan]), tenant.model];
+  const insertRegistryRow = 'insert into app.tenants (id, slug, name, plan, limits, model) values ($1, $2, $3, $4, $5, $6)';
   return services.tenancy.withTenant(tenant, async (tx: Queryable) => {
-    await tx.query('insert into app.tenants (id, slug, name, plan, limits, model) values ($1, $2, $3, $4, $5, $6)', [
-      tenantId,
-      input.slug,
-      input.name,
-      input.plan,
-      JSON.stringify(plans[input.plan]),
-      tenant.model,
-    ]);
+    // The registry row (for a database tenant: its local copy; the global row is written by
+    // provisionTenant first), then the seed roles and the first admin.
+    await tx.query(insertRegistryRow, registryRow);
     const roleIds: Record<string, string> = {};
     for (const [role, granted] of Object.entries(seedRoles)) {
       const { rows } = await tx.query<{ id: string }>('insert into roles (name) values ($1) returning id', [role]);
       roleIds[role] = rows[0]!.id;
       await tx.query('insert into role_permissions (role_id, permission) select $1, unnest($2::text[])', [rows[0]!.id, granted]);
     }
-    const { rows } = await tx.query<{ id: string }>('select app.create_user($1, $2) as id', [input.email, input.passwordHash]);
-    const user = rows[0]!.id;
+    const user = await ensureMemberUser(services, tenant, tx, input.email, input.passwordHash, true);
     await tx.query('insert into memberships (user_id, role_id) values ($1, $2)', [user, roleIds.admin]);
-    await audit(tx, 'tenant.created', 'tenant', tenantId, { slug: input.slug, plan: input.plan, model: tenant.model }, user);
+    await syncDirectory(services, tenant, user, 'admin');
+    await audit(tx, 'tenant.created', 'tenant', tenant.id, { slug: input.slug, plan: input.plan, model: tenant.model }, user);
     return user;
   });
+}
+
+/** Database tenants: the global registry row first (slug uniqueness, the tenant's directory). */
+async function registerGlobally(services: Services, tenant: TenantRef, input: { name: string; plan: keyof typeof plans }): Promise<void> {
+  await services.tenancy.withTenant({ ...tenant, model: 'rls' }, (tx) =>
+    tx.query('insert into app.tenants (id, slug, name, plan, limits, model) values ($1, $2, $3, $4, $5, $6)', [
+      tenant.id,
+      tenant.slug,
+      input.name,
+      input.plan,
+      JSON.stringify(plans[input.plan]),
+      tenant.model,
+    ]),
+  );
 }
 
 export function authRoutes(app: FastifyInstance, services: Services): void {

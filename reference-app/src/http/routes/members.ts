@@ -9,6 +9,8 @@ import { authorize, revokeTokens } from '../authorize.ts';
 import { HttpError, notFound, parseInput } from '../errors.ts';
 import { email, isUuid, password } from '../input.ts';
 import type { Services } from '../services.ts';
+import { ensureMemberUser, syncDirectory } from '../directory.ts';
+import { currentTenantContext } from '../../tenancy/context.ts';
 
 const roleName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a role name');
 const addMember = z.object({ email, role: roleName, password: password.optional() }).strict();
@@ -61,9 +63,9 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       if (limit[0]?.max != null && counted[0]!.n >= limit[0].max) {
         throw new HttpError(402, `plan limit reached: the ${limit[0].plan} plan allows ${limit[0].max} members`, { limit: 'max_members', max: limit[0].max });
       }
-      const { rows } = await tx.query<{ id: string }>('select app.ensure_user($1, $2) as id', [body.email, passwordHash]);
-      const userId = rows[0]!.id;
+      const userId = await ensureMemberUser(services, currentTenantContext().tenant, tx, body.email, passwordHash);
       await tx.query('insert into memberships (user_id, role_id) values ($1, $2)', [userId, role]);
+      await syncDirectory(services, currentTenantContext().tenant, userId, body.role);
       await audit(tx, 'member.added', 'membership', userId, { role: body.role });
       return { userId, email: body.email, role: body.role };
     });
@@ -79,6 +81,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       if (body.role !== 'admin') await keepAnAdmin(tx, request.params.userId);
       const { rowCount } = await tx.query('update memberships set role_id = $2 where user_id = $1', [request.params.userId, role]);
       if (!rowCount) throw notFound();
+      await syncDirectory(services, currentTenantContext().tenant, request.params.userId, body.role);
       await revokeTokens(tx, request.params.userId);
       await audit(tx, 'member.role-changed', 'membership', request.params.userId, { role: body.role });
       return { userId: request.params.userId, role: body.role };
@@ -92,6 +95,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       await keepAnAdmin(tx, request.params.userId);
       const { rowCount } = await tx.query('delete from memberships where user_id = $1', [request.params.userId]);
       if (!rowCount) throw notFound();
+      await syncDirectory(services, currentTenantContext().tenant, request.params.userId, null);
       await revokeTokens(tx, request.params.userId);
       await audit(tx, 'member.removed', 'membership', request.params.userId);
     });

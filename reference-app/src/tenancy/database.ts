@@ -1,0 +1,48 @@
+/**
+ * The `database` isolation model: each tenant has its own database and login role. A tenant
+ * context is one transaction on a connection of that tenant's pool (bounded LRU of pools,
+ * `tenant-pools.ts`), with the tenant context, search_path and statement timeout set
+ * transaction-locally. The tenant's role can connect to no other tenant's database.
+ */
+import type { TenantRef } from './context.ts';
+import type { TenancyModel } from './model.ts';
+import type { Queryable } from './queryable.ts';
+import type { TenantPools } from './tenant-pools.ts';
+import { quoteIdent as q } from '../database/sql.ts';
+
+export interface DatabaseModelOptions {
+  /** The pool key (database name) of a tenant. */
+  readonly databaseOf: (tenant: TenantRef) => string;
+  readonly schema: string;
+  readonly statementTimeoutMs?: number;
+}
+
+export function databaseModel(pools: TenantPools, options: DatabaseModelOptions): TenancyModel {
+  const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
+  return {
+    name: 'database',
+    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pools.poolFor(options.databaseOf(tenant)).connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('begin');
+        try {
+          await client.query(
+            `select set_config('app.current_tenant', $1, true), set_config('search_path', $2, true), set_config('statement_timeout', $3, true)`,
+            [tenant.id, q(options.schema), timeout],
+          );
+          const result = await fn(client as Queryable);
+          await client.query('commit');
+          return result;
+        } catch (error) {
+          await client.query('rollback').catch((e: Error) => {
+            broken = e;
+          });
+          throw error;
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { quoteIdent, scratchDatabase, testServer, urlFor, withClient } from '../../fixtures/index.ts';
-import { verifyTarget } from '../../fixtures/probes/engine.ts';
+import { verifyTarget } from '../../fixtures/probes/index.ts';
 import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);

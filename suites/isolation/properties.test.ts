@@ -4,9 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { verifyTarget } from '../../fixtures/probes/engine.ts';
-import { tenantIdsArbitrary, worldArbitrary } from '../../fixtures/world/arbitraries.ts';
-import type { WorldPlan } from '../../fixtures/world/plan.ts';
+import { tenantIdsArbitrary, verifyTarget, worldArbitrary, type WorldPlan } from '../../fixtures/probes/index.ts';
 import { corpus } from './corpus.ts';
 import { withCorpusTarget } from './harness.ts';
 

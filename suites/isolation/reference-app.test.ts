@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase } from '../../fixtures/index.ts';
-import { verifyTarget } from '../../fixtures/probes/engine.ts';
+import { verifyTarget } from '../../fixtures/probes/index.ts';
 import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, type VulnerabilityName } from '../../reference-app/src/index.ts';
 

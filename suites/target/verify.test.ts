@@ -8,9 +8,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { describeError } from '../../fixtures/errors.ts';
-import { verifyTarget, type VerifyResult } from '../../fixtures/probes/engine.ts';
-import { verifyConfigFromEnv } from '../../fixtures/target/config.ts';
-import { listTenantTables } from '../../fixtures/probes/tables.ts';
+import { listTenantTables, verifyConfigFromEnv, verifyTarget, type VerifyResult } from '../../fixtures/probes/index.ts';
 
 const config = verifyConfigFromEnv();
 const resultFile = process.env.TENANTPROOF_RESULT_FILE;

@@ -17,7 +17,7 @@ export default defineConfig({
     maxWorkers: 1,
     fileParallelism: false,
     reporters: [
-      ['junit', { outputFile: join(reportDir, 'junit.xml') }],
+      ['junit', { outputFile: join(reportDir, 'vitest-junit.xml') }],
       ['allure-vitest/reporter', { resultsDir: join(reportDir, 'allure-results') }],
     ],
     setupFiles: ['allure-vitest/setup'],

@@ -116,6 +116,7 @@ async function verify(config: VerifyConfig): Promise<number> {
   const result = await runTargetSuites({ ...config, seed, reportDir }, (p) =>
     say(`  run ${Math.min(p.run, p.runs)}/${p.runs}${p.run > p.runs ? ` (+${p.run - p.runs} shrinking)` : ''} · ${p.probes} probes · ${p.findings} finding(s) · ${tables.length} tables · ${elapsed()}`),
   );
+  for (const { table, reason } of result.skippedTables ?? []) say(`  not probed: ${table} (${reason})`);
   const findings: Finding[] = [...result.findings, ...staticResult.findings];
   const leaks = result.findings.length > 0;
   const exitCode = leaks || staticResult.failing ? ExitCode.findings : ExitCode.verified;
@@ -145,6 +146,7 @@ async function verify(config: VerifyConfig): Promise<number> {
           tables: result.tables,
           elapsedMs: Date.now() - started.getTime(),
           counterexample: result.counterexample,
+          skippedTables: result.skippedTables ?? [],
           findings,
           reports,
         },
@@ -280,8 +282,10 @@ function printText(config: VerifyConfig, seed: number, result: VerifyResult, sta
   out.push(
     `${config.target.model}: ${result.tables.length} tables · ${result.runs} runs${shrunk > 0 ? ` (+${shrunk} shrinking)` : ''} · ${result.probes} probes · ${elapsed} · seed ${seed}${result.path ? ` · path ${result.path}` : ''}`,
   );
+  const skipped = result.skippedTables ?? [];
   if (result.findings.length === 0) {
     out.push("VERIFIED: no tenant could read, write or aggregate another tenant's rows.");
+    if (skipped.length > 0) out.push(`  … except in ${skipped.length} table(s) that could not be filled and were not probed: ${skipped.map((s) => s.table).join(', ')}`);
   } else {
     out.push(`LEAKS (${result.findings.length}):`);
     for (const f of result.findings) out.push(...describeFinding(f));

@@ -15,6 +15,7 @@ describe('rls corpus: every flaw is found, no correct schema is flagged', () => 
       expect(result.runsExecuted).toBeGreaterThanOrEqual(runs);
       expect(result.runsWithForeignRows).toBe(result.runsExecuted);
       const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
+      expect(result.skippedTables.map((s) => s.table)).toEqual(schema.skipped ? [schema.skipped] : []);
       if (!schema.expect) {
         expect(summary).toEqual([]);
         return;

@@ -17,6 +17,8 @@ export interface CorpusSchema {
   readonly base?: string;
   /** Connect as the table owner (a non-superuser) instead of the admin role. */
   readonly connectAsOwner?: boolean;
+  /** A table the generator cannot fill: reported as not probed, the rest still verified. */
+  readonly skipped?: string;
 }
 
 const tenantCheck = `tenant_id = current_setting('app.current_tenant', true)::{id}`;
@@ -95,6 +97,15 @@ export const corpus: readonly CorpusSchema[] = [
     name: 'correct: restrictive extra policy narrows access',
     flaw: null,
     sql: `create policy open_only on tasks as restrictive for select to {app} using (not done or done);`,
+  },
+  {
+    name: 'correct: a table the generator cannot fill is reported as not probed, not fatal',
+    flaw: null,
+    skipped: 'public.shapes',
+    sql: `create table shapes (id serial primary key, tenant_id {id} not null references tenants(id), origin point not null);
+      alter table shapes enable row level security; alter table shapes force row level security;
+      create policy tenant_isolation on shapes to {app} using (${tenantCheck}) with check (${tenantCheck});
+      grant select, insert, update, delete on shapes to {app};`,
   },
   // ── one flaw each ────────────────────────────────────────────────────────────────────────────
   {

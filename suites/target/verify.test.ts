@@ -85,6 +85,10 @@ if (!config) {
       const found = leakClasses.flatMap((c) => findingsFor(null, c));
       expect(found.map((f) => `${f.checkId}: ${f.title}`)).toEqual([]);
     });
+    test('every tenant-scoped table could be filled and probed', () => {
+      expect(setupError, 'verification could not run').toBeNull();
+      expect(result!.skippedTables).toEqual([]);
+    });
     test('every property run had other tenants\' rows present to leak', () => {
       expect(setupError, 'verification could not run').toBeNull();
       expect(result!.runsWithForeignRows).toBe(result!.runsExecuted);

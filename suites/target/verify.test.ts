@@ -21,7 +21,9 @@ if (parentPid > 0) {
     try {
       process.kill(parentPid, 0);
     } catch {
-      process.exit(70);
+      // vitest intercepts process.exit in workers: end the vitest process and this worker by signal.
+      if (process.ppid !== parentPid && process.ppid > 1) process.kill(process.ppid, 'SIGKILL');
+      process.kill(process.pid, 'SIGKILL');
     }
   }, 250).unref();
 }

@@ -493,6 +493,15 @@ alter table tasks add foreign key (tenant_id, blocked_by) references tasks (tena
     setup: 'grant @t_a_role to @app;\ngrant @t_b_role to @app;',
     fix: 'revoke @t_a_role from @app;\nrevoke @t_b_role from @app;',
   },
+  {
+    rule: 'security-definer-reads-tenant-data',
+    title: "a SECURITY DEFINER function anyone may execute reads a tenant schema's table (fixed: it reads a shared table of the same name)",
+    model: 'schema',
+    setup: 'create function public.invoice_count() returns bigint language sql security definer set search_path = pg_catalog as $$ select count(*) from @t_b.invoices $$;',
+    fix: `create table public.invoices (id int primary key);
+create or replace function public.invoice_count() returns bigint language sql security definer set search_path = pg_catalog as $$ select count(*) from public.invoices $$;`,
+    expect: { object: 'function public.invoice_count()', observed: { executableBy: ['@app', '@t_a_role', '@t_b_role'] } },
+  },
   // ---------- database model ----------
   {
     rule: 'database-public-connect',

@@ -1,11 +1,13 @@
 /**
  * The reference app's entry point: suites import this file, never deep paths.
  *
- * A multi-tenant B2B API (Fastify + pg) on the `rls` isolation model: shared tables, forced RLS,
- * a login role that owns nothing, the tenant context set per transaction. It can be started with
+ * A multi-tenant B2B API (Fastify + pg) serving tenants of three isolation models at once (hybrid):
+ * `rls` (shared tables, forced RLS), `schema` (a schema and a role per tenant) and `database` (a
+ * database and a login role per tenant); a tenant's model is a property of its registry row.
+ * The app's login role owns nothing; the tenant context is set per transaction. It can be started with
  * named vulnerabilities (vulnerabilities.ts) so every isolation check has a red case.
  */
-export { startReferenceApp, InvalidOptionsError, type ReferenceApp, type ReferenceAppOptions, type PoolStats } from './app.ts';
+export { startReferenceApp, InvalidOptionsError, defaultPlanModels, type ReferenceApp, type ReferenceAppOptions, type PoolStats } from './app.ts';
 export {
   migrateReferenceDatabase,
   dropReferenceRoles,
@@ -23,3 +25,28 @@ export { runInTenantContext, currentTenantContext, NoTenantContextError } from '
 export { Tenancy, UnsupportedIsolationModelError, type TenancyModel } from './tenancy/model.ts';
 export { rlsModel, type RlsOptions } from './tenancy/rls.ts';
 export type { Queryable } from './tenancy/queryable.ts';
+export { schemaModel, type SchemaModelOptions } from './tenancy/schema.ts';
+export { databaseModel, type DatabaseModelOptions } from './tenancy/database.ts';
+export { TenantPools, type TenantPoolOptions, type TenantPoolStats } from './tenancy/tenant-pools.ts';
+export { TenantControl } from './control/tenants.ts';
+export {
+  tenantKey,
+  tenantSchemaName,
+  tenantSchemaRole,
+  tenantDatabaseName,
+  tenantObjectPatterns,
+  InvalidTenantIdError,
+  type TenantObjectPatterns,
+} from './database/naming.ts';
+export { tenantSchemaDdl, provisionTenantSchema, dropTenantSchema, type SchemaTenantPlacement } from './database/tenant-schemas.ts';
+export { templateDdl, tenantDatabaseGrants, tenantDatabaseSchema, type DatabaseTenantPlacement } from './database/tenant-databases.ts';
+export {
+  migrateAllTenants,
+  migrateTarget,
+  listTenantMigrationTargets,
+  tenantMigrations,
+  TenantMigrationError,
+  type TenantMigration,
+  type TenantMigrationReport,
+  type TargetReport,
+} from './database/tenant-migrations.ts';

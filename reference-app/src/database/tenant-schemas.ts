@@ -15,6 +15,7 @@ import type { ReferenceRoles } from './provision.ts';
 import { quoteIdent as q } from './sql.ts';
 import { tenantTablesDdl } from './tenant-tables.ts';
 import { tenantSchemaName, tenantSchemaRole } from './naming.ts';
+import { migrateTarget, tenantMigrations } from './tenant-migrations.ts';
 
 export interface SchemaTenantPlacement {
   readonly schema: string;
@@ -73,6 +74,10 @@ export async function provisionTenantSchema(
     } else {
       await admin.query(tenantSchemaDdl(placement.schema, placement.role, input.appSchema));
     }
+    // A new tenant schema is current: the baseline DDL plus every tenant migration, recorded.
+    await migrateTarget(admin, { model: 'schema', database: input.database, schema: placement.schema, tenantId: input.tenantId }, input.roles.owner, tenantMigrations, {
+      inTransaction: true,
+    });
     await admin.query('commit');
     return placement;
   } catch (error) {

@@ -6,7 +6,15 @@ import { describe, expect, test } from 'vitest';
 import { scratchDatabase } from '../../fixtures/index.ts';
 import { verifyTarget } from '../../fixtures/probes/index.ts';
 import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
-import { dropReferenceRoles, migrateReferenceDatabase, type VulnerabilityName } from '../../reference-app/src/index.ts';
+import { randomUUID } from 'node:crypto';
+import { quoteIdent, withClient } from '../../fixtures/index.ts';
+import {
+  dropReferenceRoles,
+  migrateReferenceDatabase,
+  provisionTenantSchema,
+  tenantObjectPatterns,
+  type VulnerabilityName,
+} from '../../reference-app/src/index.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260402);
 const runs = Number(process.env.TENANTPROOF_RUNS ?? 5);
@@ -34,5 +42,56 @@ describe('reference app database (rls)', () => {
   test(`named vulnerability rls-not-forced is caught as a read leak (seed=${seed})`, async () => {
     const result = await verifyReference(['rls-not-forced'], (r) => r.owner);
     expect(result.findings.some((f) => f.checkId === 'probe-read-scan')).toBe(true);
+  });
+});
+
+describe('reference app database (schema model)', () => {
+  async function verifySchemas(sharedRole: boolean) {
+    await using db = await scratchDatabase('refs');
+    const ref = await migrateReferenceDatabase(db.url);
+    const shared = `${ref.roles.tenantBase}_shared`;
+    const tenantRoles: string[] = [];
+    try {
+      await withClient(db.url, async (c) => {
+        if (sharedRole) await c.query(`create role ${quoteIdent(shared)} nologin; grant ${quoteIdent(shared)} to ${quoteIdent(ref.roles.app)}`);
+        for (let i = 0; i < 3; i++) {
+          const placement = await provisionTenantSchema(
+            c,
+            { database: ref.database, tenantId: randomUUID(), roles: ref.roles, appSchema: ref.schema },
+            sharedRole ? { sharedRole: shared } : {},
+          );
+          tenantRoles.push(placement.role);
+        }
+      });
+      const patterns = tenantObjectPatterns(ref.database);
+      const target: TargetConfig = {
+        ...targetDefaults,
+        databaseUrl: db.url,
+        model: 'schema',
+        schemaPattern: patterns.schemaPattern,
+        appRole: sharedRole ? shared : ref.roles.app,
+        tenantRole: sharedRole ? null : patterns.schemaRoleTemplate,
+      };
+      return await verifyTarget(target, { runs: 3, seed });
+    } finally {
+      await db.drop();
+      await withClient(db.url.replace(/\/[^/]*$/, '/postgres'), async (c) => {
+        for (const role of [...new Set(tenantRoles), shared]) await c.query(`drop role if exists ${quoteIdent(role)}`).catch(() => undefined);
+      });
+      await dropReferenceRoles(db.url.replace(/\/[^/]*$/, '/postgres')).catch(() => undefined);
+    }
+  }
+
+  test(`the clean build verifies: per-tenant roles reach only their own schema (seed=${seed})`, async () => {
+    const result = await verifySchemas(false);
+    expect(result.tables.length).toBeGreaterThan(2);
+    expect(result.skippedTables).toEqual([]);
+    expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+    expect(result.findings.map((f) => `${f.checkId} ${f.object}`)).toEqual([]);
+  });
+
+  test(`named vulnerability schema-shared-role is caught as a read leak (seed=${seed})`, async () => {
+    const result = await verifySchemas(true);
+    expect(result.findings.some((f) => f.checkId === 'probe-schema-read')).toBe(true);
   });
 });

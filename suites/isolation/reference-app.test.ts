@@ -12,6 +12,7 @@ import {
   dropReferenceRoles,
   migrateReferenceDatabase,
   provisionTenantSchema,
+  TenantControl,
   tenantObjectPatterns,
   type VulnerabilityName,
 } from '../../reference-app/src/index.ts';
@@ -93,5 +94,44 @@ describe('reference app database (schema model)', () => {
   test(`named vulnerability schema-shared-role is caught as a read leak (seed=${seed})`, async () => {
     const result = await verifySchemas(true);
     expect(result.findings.some((f) => f.checkId === 'probe-schema-read')).toBe(true);
+  });
+});
+
+describe('reference app databases (database model)', () => {
+  async function verifyDatabases(vulnerabilities: VulnerabilityName[]) {
+    await using db = await scratchDatabase('refd');
+    const ref = await migrateReferenceDatabase(db.url, { vulnerabilities: new Set(vulnerabilities) });
+    const control = new TenantControl(ref, new Set(vulnerabilities));
+    const tenants = [randomUUID(), randomUUID()].map((id) => ({ id, slug: `t-${id.slice(0, 8)}`, model: 'database' as const }));
+    try {
+      for (const tenant of tenants) await control.provision(tenant);
+      const patterns = tenantObjectPatterns(ref.database);
+      const target: TargetConfig = {
+        ...targetDefaults,
+        databaseUrl: db.url,
+        model: 'database',
+        databasePattern: patterns.databasePattern,
+        tenantRole: patterns.databaseRoleTemplate,
+      };
+      return await verifyTarget(target, { runs: 3, seed });
+    } finally {
+      for (const tenant of tenants) await control.teardown(tenant).catch(() => undefined);
+      await control.close();
+      await db.drop();
+      await dropReferenceRoles(db.url.replace(/\/[^/]*$/, '/postgres')).catch(() => undefined);
+    }
+  }
+
+  test(`the clean build verifies: tenant roles reach only their own database (seed=${seed})`, async () => {
+    const result = await verifyDatabases([]);
+    expect(result.tables.length).toBeGreaterThan(2);
+    expect(result.skippedTables).toEqual([]);
+    expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+    expect(result.findings.map((f) => `${f.checkId} ${f.object}`)).toEqual([]);
+  });
+
+  test(`named vulnerability database-public-connect is caught (seed=${seed})`, async () => {
+    const result = await verifyDatabases(['database-public-connect']);
+    expect(result.findings.some((f) => f.checkId === 'probe-database-connect')).toBe(true);
   });
 });

@@ -29,6 +29,8 @@ export { schemaModel, type SchemaModelOptions } from './tenancy/schema.ts';
 export { databaseModel, type DatabaseModelOptions } from './tenancy/database.ts';
 export { TenantPools, type TenantPoolOptions, type TenantPoolStats } from './tenancy/tenant-pools.ts';
 export { TenantControl } from './control/tenants.ts';
+export { MoveTenantError, type MoveReport, type MoveHooks } from './control/move.ts';
+export { TenantMovedError } from './tenancy/model.ts';
 export {
   tenantKey,
   tenantSchemaName,

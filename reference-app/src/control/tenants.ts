@@ -19,6 +19,7 @@ import {
 } from '../database/tenant-databases.ts';
 import { TenantPools, type TenantPoolOptions } from '../tenancy/tenant-pools.ts';
 import { quoteIdent as q } from '../database/sql.ts';
+import { moveTenantToDatabase, moveTenantToSchema, type MoveHooks, type MoveReport } from './move.ts';
 
 export class TenantControl {
   private readonly admin: pg.Pool;
@@ -119,6 +120,32 @@ export class TenantControl {
         // The global registry row (and with it the directory entries) goes too.
         await c.query(`delete from ${q(this.database.schema)}.tenants where id = $1`, [tenant.id]);
       }),
+    );
+  }
+
+  /**
+   * Admin operation: moves an rls tenant into its own schema or database (`move.ts`): copy,
+   * verify counts, switch the registry row, delete the shared rows.
+   */
+  async moveTenant(tenantId: string, to: 'schema' | 'database', hooks: MoveHooks = {}): Promise<MoveReport> {
+    if (to === 'schema') return this.withAdmin((c) => moveTenantToSchema(c, this.database, tenantId, hooks));
+    const tenant = { id: tenantId, slug: '', model: 'database' as const };
+    const placement = this.databasePlacement(tenant);
+    return this.withAdmin((c) =>
+      moveTenantToDatabase(
+        c,
+        this.database,
+        tenantId,
+        {
+          name: placement.database,
+          provision: () => this.provision(tenant),
+          drop: async () => {
+            await this.pools.close(placement.database);
+            await this.serialised(() => this.withAdmin((a) => dropTenantDatabase(a, placement)));
+          },
+        },
+        hooks,
+      ),
     );
   }
 

@@ -61,10 +61,11 @@ async function ensureTenantRole(admin: pg.ClientBase, role: string, roles: Refer
 export async function provisionTenantSchema(
   admin: pg.ClientBase,
   input: { database: string; tenantId: string; roles: ReferenceRoles; appSchema: string },
-  options: SchemaProvisioningOptions = {},
+  options: SchemaProvisioningOptions & { readonly inTransaction?: boolean } = {},
 ): Promise<SchemaTenantPlacement> {
   const placement = schemaPlacement(input.database, input.tenantId, options);
-  await admin.query('begin');
+  const own = !options.inTransaction;
+  if (own) await admin.query('begin');
   try {
     await ensureTenantRole(admin, placement.role, input.roles);
     await admin.query(`set local role ${q(input.roles.owner)}`);
@@ -78,10 +79,10 @@ export async function provisionTenantSchema(
     await migrateTarget(admin, { model: 'schema', database: input.database, schema: placement.schema, tenantId: input.tenantId }, input.roles.owner, tenantMigrations, {
       inTransaction: true,
     });
-    await admin.query('commit');
+    if (own) await admin.query('commit');
     return placement;
   } catch (error) {
-    await admin.query('rollback').catch(() => undefined);
+    if (own) await admin.query('rollback').catch(() => undefined);
     throw error;
   }
 }

@@ -10,6 +10,7 @@
 import type { TenantRef } from '../tenancy/context.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import type { Services } from './services.ts';
+import { withGlobalSide } from '../tenancy/global-side.ts';
 
 /** The user with this email (created with `passwordHash` if new), visible in `tx`'s tenant. */
 export async function ensureMemberUser(services: Services, tenant: TenantRef, tx: Queryable, email: string, passwordHash: string, mustBeNew = false): Promise<string> {
@@ -27,7 +28,7 @@ export async function ensureMemberUser(services: Services, tenant: TenantRef, tx
 /** Records (role) or removes (null) a database tenant's membership in the global directory. */
 export async function syncDirectory(services: Services, tenant: TenantRef, userId: string, role: string | null): Promise<void> {
   if (tenant.model !== 'database') return;
-  await services.tenancy.withTenant({ ...tenant, model: 'rls' }, async (global) => {
+  await withGlobalSide(services.pool, tenant, async (global) => {
     if (role === null) {
       await global.query('delete from app.tenant_members where user_id = $1', [userId]);
     } else {

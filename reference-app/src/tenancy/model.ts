@@ -18,6 +18,20 @@ export class UnsupportedIsolationModelError extends Error {
   }
 }
 
+/** The tenant was moved to another model while this request was on its way: retry it. */
+export class TenantMovedError extends Error {
+  override readonly name = 'TenantMovedError';
+  constructor(
+    readonly tenantId: string,
+    readonly model: IsolationModel,
+  ) {
+    super(`tenant ${tenantId} now lives in the ${model} model; retry the request`);
+  }
+}
+
+/** Key of the advisory lock a move holds exclusively and every rls tenant transaction shares. */
+export const tenantMoveLockClass = 1952411;
+
 export class Tenancy {
   constructor(private readonly models: Partial<Record<IsolationModel, TenancyModel>>) {}
 

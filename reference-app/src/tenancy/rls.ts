@@ -6,7 +6,8 @@
  */
 import type pg from 'pg';
 import type { TenantRef } from './context.ts';
-import type { TenancyModel } from './model.ts';
+import { TenantMovedError, tenantMoveLockClass, type TenancyModel } from './model.ts';
+import type { IsolationModel } from './context.ts';
 import type { Queryable } from './queryable.ts';
 import { quoteIdent as q } from '../database/sql.ts';
 
@@ -23,9 +24,12 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
   const schema = options.schema ?? 'app';
   const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
   // The tenant id is always a bind parameter; `true` makes the setting transaction-local.
+  // The move lock (shared) is taken here, in its own statement, so that the next statement's
+  // snapshot — which checks where the tenant lives — is taken after a concurrent move committed.
+  const moveLock = `pg_advisory_xact_lock_shared(${tenantMoveLockClass}, hashtext($1))`;
   const enterTenant = options.sessionLevelContext
-    ? `select set_config('app.current_tenant', $1, false)` // the `session-level-context` vulnerability
-    : `select set_config('app.current_tenant', $1, true)`;
+    ? `select set_config('app.current_tenant', $1, false), ${moveLock}` // the `session-level-context` vulnerability
+    : `select set_config('app.current_tenant', $1, true), ${moveLock}`;
   return {
     name: 'rls',
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -36,7 +40,16 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
         try {
           await client.query(enterTenant, [tenant.id]);
           // Tenant tables are named unqualified by the routes: here they resolve to the shared schema.
-          await client.query(`select set_config('statement_timeout', $1, true), set_config('search_path', $2, true)`, [timeout, q(schema)]);
+          // A move of this tenant to another model held the lock exclusively: make sure the tenant
+          // still lives here (a request dispatched before the move is refused with a retry, never
+          // written into the old place).
+          const { rows } = await client.query<{ model: string | null }>(
+            `select set_config('statement_timeout', $1, true), set_config('search_path', $2, true),
+                    (select t.model from ${q(schema)}.tenants t where t.id = $3::uuid) as model`,
+            [timeout, q(schema), tenant.id],
+          );
+          const model = rows[0]?.model;
+          if (model && model !== 'rls') throw new TenantMovedError(tenant.id, model as IsolationModel);
           const result = await fn(client as Queryable);
           await client.query('commit');
           return result;

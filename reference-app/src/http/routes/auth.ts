@@ -11,6 +11,7 @@ import { HttpError, parseInput } from '../errors.ts';
 import { email, password, planName, slug, text } from '../input.ts';
 import { notAMember, principalMemberships } from '../principal.ts';
 import { ensureMemberUser, syncDirectory } from '../directory.ts';
+import { withGlobalSide } from '../../tenancy/global-side.ts';
 import { opsPool, type Services } from '../services.ts';
 
 const signupBody = z.object({
@@ -72,7 +73,7 @@ async function seedTenant(
 
 /** Database tenants: the global registry row first (slug uniqueness, the tenant's directory). */
 async function registerGlobally(services: Services, tenant: TenantRef, input: { name: string; plan: keyof typeof plans }): Promise<void> {
-  await services.tenancy.withTenant({ ...tenant, model: 'rls' }, (tx) =>
+  await withGlobalSide(services.pool, tenant, (tx) =>
     tx.query('insert into app.tenants (id, slug, name, plan, limits, model) values ($1, $2, $3, $4, $5, $6)', [
       tenant.id,
       tenant.slug,

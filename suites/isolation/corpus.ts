@@ -219,6 +219,12 @@ export const corpus: readonly CorpusSchema[] = [
       alter table tasks add constraint tasks_project_id_fkey foreign key (project_id) references projects (id);`,
   },
   {
+    name: 'TRUNCATE granted on a table that others reference',
+    flaw: 'truncate-referenced',
+    expect: { checkId: 'probe-write-truncate', object: 'public.projects' },
+    sql: `grant truncate on projects to {app};`,
+  },
+  {
     name: 'TRUNCATE granted to the app role',
     flaw: 'truncate',
     expect: { checkId: 'probe-write-truncate', object: 'public.attachments' },

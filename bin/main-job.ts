@@ -1,15 +1,153 @@
 /**
- * The main job (`npm run verify`): runs every suite against real PostgreSQL, then turns the
- * results into the Allure HTML report. Exit code: vitest's (0 all green, 1 failures).
+ * The main job (`npm run verify`): tenantproof proving the reference app, end to end, the way a
+ * team would run it against its own database.
+ *
+ * 1. For each isolation model the reference app serves, provision a database through the app's
+ *    own migrations, and run `tenantproof verify` on it — the shipped build must verify (exit 0).
+ * 2. For each named vulnerability that lives in the database, provision that variant and run the
+ *    same command — it must be caught (exit 1). A verifier that passes a broken build has no teeth.
+ * 3. Run the k6 noisy-neighbour scenario on the shipped build (must hold) and on the
+ *    `rate-limit-global` and `stats-unscoped` variants (must be caught).
+ * 4. Generate the Allure report from every run's results and write reports/compliance-summary.md.
+ *
+ * Exit 0 when every expectation held, 1 otherwise. Set MAIN_JOB_SKIP_LOAD=1 to skip step 3.
  */
-import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createScratchDatabase } from '../fixtures/db.ts';
+import { startPostgres, type PostgresServer } from '../fixtures/postgres/index.ts';
+import { dropReferenceRoles, migrateReferenceDatabase, type VulnerabilityName } from '../reference-app/src/index.ts';
 
-const resultsDir = 'reports/allure-results';
-rmSync(resultsDir, { recursive: true, force: true });
+interface Outcome {
+  readonly name: string;
+  readonly kind: 'verify' | 'load';
+  readonly expected: number;
+  readonly actual: number | null;
+  readonly seconds: number;
+  readonly reportDir?: string;
+}
 
-const tests = spawnSync('npx', ['vitest', 'run'], { stdio: 'inherit' });
-const report = spawnSync('npx', ['allure', 'generate', resultsDir], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (report.status === 0) console.log('Allure report: reports/allure-report/index.html');
-else console.error('allure generate failed: the raw results are in reports/allure-results');
-process.exit(tests.status ?? 1);
+const reportsRoot = 'reports';
+const verifyRoot = join(reportsRoot, 'verify');
+const allureResults = join(reportsRoot, 'allure-results');
+const seed = process.env.TENANTPROOF_SEED ?? '20261125';
+const runs = process.env.TENANTPROOF_RUNS ?? '10';
+
+/**
+ * Runs a command to completion and times it. Asynchronous on purpose: this process owns the
+ * embedded PostgreSQL server and must keep draining its log pipe while the command runs (a
+ * blocking spawnSync would let the pipe fill and stall every backend).
+ */
+async function run(command: string, args: readonly string[]): Promise<{ actual: number | null; seconds: number }> {
+  const started = Date.now();
+  const actual = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  return { actual, seconds: (Date.now() - started) / 1000 };
+}
+
+interface VerifyCase {
+  readonly name: string;
+  readonly vulnerabilities: readonly VulnerabilityName[];
+  /** Which reference role the application logs in as in this variant. */
+  readonly appRole: 'app' | 'owner';
+  readonly expected: 0 | 1;
+}
+
+const verifyCases: readonly VerifyCase[] = [
+  { name: 'reference-rls', vulnerabilities: [], appRole: 'app', expected: 0 },
+  { name: 'reference-rls+rls-not-forced', vulnerabilities: ['rls-not-forced'], appRole: 'owner', expected: 1 },
+];
+
+async function verifyReference(server: PostgresServer, testCase: VerifyCase): Promise<Outcome> {
+  await using db = await createScratchDatabase(server.adminUrl, 'mainjob');
+  const reference = await migrateReferenceDatabase(db.url, { vulnerabilities: new Set(testCase.vulnerabilities) });
+  const reportDir = join(verifyRoot, testCase.name);
+  console.log(`\n== tenantproof verify: ${testCase.name} (expect exit ${testCase.expected})`);
+  try {
+    const { actual, seconds } = await run(process.execPath, [
+      'bin/tenantproof.js', 'verify',
+      '--database-url', db.url,
+      '--model', 'rls',
+      '--app-role', reference.roles[testCase.appRole],
+      '--tenant-table', `${reference.schema}.tenants`,
+      '--runs', runs,
+      '--seed', seed,
+      '--report-dir', reportDir,
+    ]);
+    return { name: testCase.name, kind: 'verify', expected: testCase.expected, actual, seconds, reportDir };
+  } finally {
+    await dropReferenceRoles(db.url).catch(() => undefined);
+  }
+}
+
+async function load(name: string, args: string[]): Promise<Outcome> {
+  console.log(`\n== k6 noisy neighbour: ${name}`);
+  const { actual, seconds } = await run(process.execPath, ['--import', 'tsx', 'load/run.ts', ...args]);
+  // With --expect-fail, run.ts exits 0 when the red case was caught.
+  return { name, kind: 'load', expected: 0, actual, seconds };
+}
+
+function collectAllureResults(outcomes: readonly Outcome[]): void {
+  mkdirSync(allureResults, { recursive: true });
+  for (const outcome of outcomes) {
+    const dir = outcome.reportDir && join(outcome.reportDir, 'allure-results');
+    if (dir && existsSync(dir)) for (const file of readdirSync(dir)) cpSync(join(dir, file), join(allureResults, file));
+  }
+}
+
+function summary(outcomes: readonly Outcome[]): string {
+  const ok = (o: Outcome) => o.actual === o.expected;
+  const rows = outcomes.map(
+    (o) => `| ${o.kind} | ${o.name} | ${o.expected} | ${o.actual ?? 'killed'} | ${ok(o) ? 'as expected' : '**UNEXPECTED**'} | ${o.seconds.toFixed(1)} s |`,
+  );
+  return [
+    '# tenantproof — compliance summary of the reference app',
+    '',
+    `Seed ${seed}, ${runs} property runs per target. Verdict: **${outcomes.every(ok) ? 'every expectation held' : 'some expectations failed'}**.`,
+    '',
+    'verify exit codes: 0 verified, 1 findings, 2 cannot run. Load: 0 means the scenario held (or, for a red case, caught the variant).',
+    '',
+    '| kind | target | expected | actual | result | time |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `Per-target reports (findings.json, junit.xml, tenantproof.sarif, summary.md): ${verifyRoot}/<target>/. Load summaries: ${reportsRoot}/load/.`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  rmSync(verifyRoot, { recursive: true, force: true });
+  rmSync(join(reportsRoot, 'load'), { recursive: true, force: true });
+  const outcomes: Outcome[] = [];
+  {
+    await using server = await startPostgres();
+    for (const testCase of verifyCases) outcomes.push(await verifyReference(server, testCase));
+  }
+  if (process.env.MAIN_JOB_SKIP_LOAD !== '1') {
+    outcomes.push(await load('shipped build holds', []));
+    outcomes.push(await load('red case: rate-limit-global', ['--vulnerabilities', 'rate-limit-global', '--expect-fail']));
+    outcomes.push(await load('red case: stats-unscoped', ['--vulnerabilities', 'stats-unscoped', '--expect-fail']));
+  }
+  collectAllureResults(outcomes);
+  const text = summary(outcomes);
+  writeFileSync(join(reportsRoot, 'compliance-summary.md'), text);
+  console.log(`\n${text}`);
+  const report = spawnSync('npx', ['allure', 'generate', allureResults], { stdio: ['ignore', 'ignore', 'inherit'] });
+  console.log(report.status === 0 ? 'Allure report: reports/allure-report/index.html' : 'allure generate failed: raw results are in reports/allure-results');
+  const held = outcomes.filter((o) => o.actual === o.expected).length;
+  console.log(`main job: ${held} passed, ${outcomes.length - held} failed`);
+  return held === outcomes.length ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`main job: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    process.exit(2);
+  },
+);

@@ -49,6 +49,13 @@ create trigger member_directory after insert or update or delete on ${s}.members
 `;
 }
 
+/** A new tenant's role: member of the tenant base role; the app may SET ROLE to it, never inherits it. */
+function tenantRoleDdl(role: string, roles: ReferenceRoles): string {
+  return `create role ${q(role)} nologin inherit nosuperuser nobypassrls;
+grant ${q(roles.tenantBase)} to ${q(role)};
+grant ${q(role)} to ${q(roles.app)} with inherit false, set true;`;
+}
+
 async function ensureTenantRole(admin: pg.ClientBase, role: string, roles: ReferenceRoles): Promise<void> {
   const { rowCount } = await admin.query('select 1 from pg_roles where rolname = $1', [role]);
   if (!rowCount) await admin.query(`create role ${q(role)} nologin inherit nosuperuser nobypassrls`);
@@ -67,16 +74,17 @@ export async function provisionTenantSchema(
   const own = !options.inTransaction;
   if (own) await admin.query('begin');
   try {
-    await ensureTenantRole(admin, placement.role, input.roles);
-    await admin.query(`set local role ${q(input.roles.owner)}`);
-    if (options.schemaFromSlug) {
-      // The `schema-name-injection` vulnerability: the schema name comes from client input.
-      await admin.query(tenantSchemaDdl(placement.schema, placement.role, input.appSchema).replace(/^create schema .*;$/m, `create schema if not exists ${placement.schema};`));
-    } else {
-      await admin.query(tenantSchemaDdl(placement.schema, placement.role, input.appSchema));
-    }
+    // One round trip for role, schema and tables (the names are derived and quoted, no input).
+    let role = '';
+    if (options.sharedRole) await ensureTenantRole(admin, placement.role, input.roles);
+    else role = tenantRoleDdl(placement.role, input.roles);
+    const ddl = options.schemaFromSlug
+      ? // The `schema-name-injection` vulnerability: the schema name comes from client input.
+        tenantSchemaDdl(placement.schema, placement.role, input.appSchema).replace(/^create schema .*;$/m, `create schema if not exists ${placement.schema};`)
+      : tenantSchemaDdl(placement.schema, placement.role, input.appSchema);
+    await admin.query(`${role}\nset local role ${q(input.roles.owner)};\n${ddl}\nreset role;`);
     // A new tenant schema is current: the baseline DDL plus every tenant migration, recorded.
-    await migrateTarget(admin, { model: 'schema', database: input.database, schema: placement.schema, tenantId: input.tenantId }, input.roles.owner, tenantMigrations, {
+    if (tenantMigrations.length > 0) await migrateTarget(admin, { model: 'schema', database: input.database, schema: placement.schema, tenantId: input.tenantId }, input.roles.owner, tenantMigrations, {
       inTransaction: true,
     });
     if (own) await admin.query('commit');

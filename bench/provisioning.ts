@@ -1,0 +1,123 @@
+/**
+ * Benchmark (not a test): the cost of provisioning one tenant in the schema and database models,
+ * next to the raw PostgreSQL cost of the same DDL in the same run, and whether it stays linear in N.
+ *
+ *   npx tsx bench/provisioning.ts [--schemas N] [--databases N]      # embedded PostgreSQL 18
+ *   DATABASE_URL=postgres://… npx tsx bench/provisioning.ts           # an existing server (superuser)
+ *
+ * - schema, app: `TenantControl.provision` — per-tenant role (granted to the app role), schema,
+ *   the ten tenant tables, grants, the directory trigger, the migration record: one transaction.
+ *   raw: the same role + schema + tables + grants + trigger as one multi-statement transaction.
+ * - database, app: per-tenant login role, `CREATE DATABASE … TEMPLATE`, CONNECT revoked from
+ *   PUBLIC, a connection to the new database for its grants.
+ *   raw: `CREATE DATABASE … TEMPLATE` of the same template.
+ * Linearity: mean per-tenant time of the first and the last tenth of the run (flat = linear).
+ * Target (issue 3): within 1.5× of raw; linear up to 1,000 schema and 100 database tenants.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createScratchDatabase, quoteIdent as q, startPostgres, withClient } from '../fixtures/index.ts';
+import { dropReferenceRoles, migrateReferenceDatabase, TenantControl, tenantSchemaDdl } from '../reference-app/src/index.ts';
+
+const { values } = parseArgs({ options: { schemas: { type: 'string', default: '50' }, databases: { type: 'string', default: '10' } } });
+const schemas = Number(values.schemas);
+const databases = Number(values.databases);
+
+interface Figures {
+  readonly perTenantMs: number;
+  readonly firstTenthMs: number;
+  readonly lastTenthMs: number;
+  readonly totalS: number;
+}
+
+/** Runs `app(i)` and `raw(i)` alternately (same conditions for both) and sums up each. */
+async function timedPair(n: number, app: (i: number) => Promise<void>, raw: (i: number) => Promise<void>): Promise<[Figures, Figures]> {
+  const times: [number[], number[]] = [[], []];
+  const totals = [0, 0];
+  for (let i = 0; i < n; i++) {
+    for (const [k, one] of [app, raw].entries()) {
+      const t0 = performance.now();
+      await one(i);
+      const ms = performance.now() - t0;
+      times[k]!.push(ms);
+      totals[k]! += ms;
+    }
+  }
+  const tenth = Math.max(1, Math.floor(n / 10));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const figures = (k: 0 | 1): Figures => ({
+    perTenantMs: mean(times[k]),
+    firstTenthMs: mean(times[k].slice(0, tenth)),
+    lastTenthMs: mean(times[k].slice(-tenth)),
+    totalS: totals[k]! / 1000,
+  });
+  return [figures(0), figures(1)];
+}
+
+await using server = await startPostgres();
+const db = await createScratchDatabase(server.adminUrl, 'bench');
+const ref = await migrateReferenceDatabase(db.url);
+const control = new TenantControl(ref, new Set());
+const rawRoles: string[] = [];
+const rawDatabases: string[] = [];
+const rows: [string, number, Figures, Figures][] = [];
+try {
+  if (schemas > 0) {
+    const [app, raw] = await withClient(db.url, (c) =>
+      timedPair(
+        schemas,
+        (i) => control.provision({ id: randomUUID(), slug: `s-${i}`, model: 'schema' }),
+        async (i) => {
+          const role = `${ref.roles.tenantBase}_raw_${i}`;
+          rawRoles.push(role);
+          await c.query(
+            `begin;
+             create role ${q(role)} nologin inherit;
+             grant ${q(ref.roles.tenantBase)} to ${q(role)};
+             grant ${q(role)} to ${q(ref.roles.app)} with inherit false, set true;
+             set local role ${q(ref.roles.owner)};
+             ${tenantSchemaDdl(`raw_${i}`, role, ref.schema)}
+             commit;`,
+          );
+        },
+      ),
+    );
+    rows.push(['schema', schemas, app, raw]);
+  }
+  if (databases > 0) {
+    await control.ensureTemplate();
+    const template = ref.tenantObjects.templateDatabase;
+    const [app, raw] = await withClient(server.adminUrl, (c) =>
+      timedPair(
+        databases,
+        (i) => control.provision({ id: randomUUID(), slug: `d-${i}`, model: 'database' }),
+        async (i) => {
+          const name = `${db.name}_raw_${i}`;
+          rawDatabases.push(name);
+          await c.query(`create database ${q(name)} template ${q(template)}`);
+        },
+      ),
+    );
+    rows.push(['database', databases, app, raw]);
+  }
+} finally {
+  await control.close();
+  await withClient(server.adminUrl, async (c) => {
+    for (const name of rawDatabases) await c.query(`drop database if exists ${q(name)} with (force)`);
+  });
+  await withClient(db.url, async (c) => {
+    for (let i = 0; i < schemas; i++) await c.query(`drop schema if exists ${q(`raw_${i}`)} cascade`);
+    for (const role of rawRoles) await c.query(`drop role if exists ${q(role)}`);
+  });
+  await dropReferenceRoles(db.url);
+  await db.drop();
+}
+
+const fmt = (x: number) => x.toFixed(1).padStart(8);
+console.log(`\nprovisioning per tenant (ms), PostgreSQL ${server.versionNum}, ${new Date().toISOString()}`);
+console.log('model       N   app/tenant  raw/tenant  app/raw   app first 10%  app last 10%  raw first 10%  raw last 10%   app total s');
+for (const [model, n, app, raw] of rows) {
+  console.log(
+    `${model.padEnd(9)}${String(n).padStart(5)} ${fmt(app.perTenantMs)}    ${fmt(raw.perTenantMs)}   ${(app.perTenantMs / raw.perTenantMs).toFixed(2).padStart(5)}×  ${fmt(app.firstTenthMs)}       ${fmt(app.lastTenthMs)}      ${fmt(raw.firstTenthMs)}       ${fmt(raw.lastTenthMs)}     ${app.totalS.toFixed(1).padStart(7)}`,
+  );
+}

@@ -35,7 +35,20 @@ export async function withCorpusTarget<T>(schema: CorpusSchema, fn: (t: CorpusTa
       if (schema.sql) await c.query(render(schema.sql));
     });
     const target: TargetConfig = { ...targetDefaults, databaseUrl, model: 'rls', appRole: app };
-    return await fn({ target, adminUrl: db.url });
+    const result = await fn({ target, adminUrl: db.url });
+    // Resources end where they begin: the engine has closed every connection it opened.
+    // (A backend needs a moment to exit after its client hangs up: allow two seconds.)
+    let open = 0;
+    for (const deadline = Date.now() + 2_000; ; ) {
+      const { rows } = await withClient(adminUrl, (c) =>
+        c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db.name]),
+      );
+      open = rows[0]!.n;
+      if (open === 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (open !== 0) throw new Error(`${open} connection(s) to ${db.name} left open after verification`);
+    return result;
   } finally {
     await db.drop();
     await withClient(adminUrl, (c) => c.query(`drop role if exists ${quoteIdent(app)}; drop role if exists ${quoteIdent(owner)}`));

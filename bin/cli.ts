@@ -21,6 +21,9 @@ import type { Finding } from '../fixtures/findings/types.ts';
 import { redactUrl } from '../fixtures/postgres/url.ts';
 import type { VerifyProgress, VerifyResult } from '../fixtures/probes/engine.ts';
 import { listTenantTables } from '../fixtures/probes/tables.ts';
+import { exitCodeFor, runStaticRules } from '../fixtures/rules/index.ts';
+import { withClient } from '../fixtures/db.ts';
+import { writeReports } from '../reports/index.ts';
 import { findConfigFile, loadConfigFile, resolveVerifyConfig, targetEnvVar, verifyConfigToEnv, type VerifyConfig } from '../fixtures/target/config.ts';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,7 +31,7 @@ const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const exitCodesHelp = `
 Exit codes:
   0  verified: no tenant could read, write or aggregate another tenant's rows
-  1  findings: at least one leak (or a static finding of high severity or above)
+  1  findings: at least one observed leak, or a static finding at or above --fail-on (default high)
   2  cannot run: bad option or config, unreachable database, missing privilege
      (one line on stderr, never a stack trace)
 
@@ -57,6 +60,7 @@ interface VerifyFlags {
   seed?: string;
   reportDir?: string;
   format?: string;
+  failOn?: string;
   config?: string;
 }
 
@@ -81,6 +85,11 @@ program
   .option('--seed <n>', 'replay a run exactly (printed by every run)')
   .option('--report-dir <dir>', 'where findings.json, junit.xml, SARIF, summary and Allure results go', 'reports/tenantproof')
   .addOption(new Option('--format <format>', 'console output').choices(['text', 'json']).default('text'))
+  .addOption(
+    new Option('--fail-on <severity>', 'static findings at or above this severity fail the run (an observed leak always does)')
+      .choices(['critical', 'high', 'medium', 'low', 'info'])
+      .default('high'),
+  )
   .option('--config <file>', 'config file (default: tenantproof.config.json or .ts in the current directory)')
   .addHelpText('after', exitCodesHelp)
   .action(async (_opts: VerifyFlags, command: Command) => {
@@ -118,10 +127,9 @@ async function verify(config: VerifyConfig): Promise<number> {
   );
   for (const { table, reason } of result.skippedTables ?? []) say(`  not probed: ${table} (${reason})`);
   const findings: Finding[] = [...result.findings, ...staticResult.findings];
-  const leaks = result.findings.length > 0;
-  const exitCode = leaks || staticResult.failing ? ExitCode.findings : ExitCode.verified;
+  const exitCode = exitCodeFor(findings, config.failOn) === 1 ? ExitCode.findings : ExitCode.verified;
 
-  const reports = await writeAllReports(reportDir, {
+  const reports = await writeReports(reportDir, {
     findings,
     rulesRun: [...staticResult.rulesRun, ...new Set(result.findings.map((f) => f.checkId))],
     target: redactUrl(target.databaseUrl),
@@ -129,6 +137,7 @@ async function verify(config: VerifyConfig): Promise<number> {
     startedAt: started,
     durationMs: Date.now() - started.getTime(),
     seed,
+    failOn: config.failOn,
   });
 
   if (config.format === 'json') {
@@ -166,34 +175,16 @@ interface StaticOutcome {
   failing: boolean;
 }
 
-/** Static catalog rules (read-only), when the rules module is present. */
+/** Static catalog rules (read-only). */
 async function runStatic(config: VerifyConfig): Promise<StaticOutcome> {
-  const rulesModule = join(packageRoot, 'fixtures/rules/index.ts');
-  if (!existsSync(rulesModule)) return { findings: [], rulesRun: [], failing: false };
-  const { runStaticRules, exitCodeFor } = (await import('../fixtures/rules/index.ts')) as typeof import('../fixtures/rules/index.ts');
-  const { withClient } = await import('../fixtures/db.ts');
   try {
     const result = await withClient(config.target.databaseUrl, (client) => runStaticRules(client, config.target));
-    return { findings: result.findings, rulesRun: result.rulesRun, failing: exitCodeFor(result.findings) === 1 };
+    return { findings: result.findings, rulesRun: result.rulesRun, failing: exitCodeFor(result.findings, config.failOn) === 1 };
   } catch (error) {
     // The probes still prove what they prove; say that the static rules did not run.
     process.stderr.write(`  static rules did not run: ${describeError(error)}\n`);
     return { findings: [], rulesRun: [], failing: false };
   }
-}
-
-type ReportInput = import('../reports/index.ts').ReportInput;
-
-/** Writes findings.json, JUnit, SARIF, summary and Allure results (reports/ module), or findings.json alone. */
-async function writeAllReports(dir: string, input: ReportInput): Promise<string[]> {
-  if (existsSync(join(packageRoot, 'reports/index.ts'))) {
-    const { writeReports } = (await import('../reports/index.ts')) as typeof import('../reports/index.ts');
-    return writeReports(dir, input);
-  }
-  const { writeFileSync } = await import('node:fs');
-  const path = join(dir, 'findings.json');
-  writeFileSync(path, `${JSON.stringify({ ...input, findings: input.findings }, null, 2)}\n`);
-  return [path];
 }
 
 /**
@@ -293,7 +284,7 @@ function printText(config: VerifyConfig, seed: number, result: VerifyResult, sta
     if (result.counterexample) out.push(`Smallest world: ${JSON.stringify(result.counterexample)}`);
   }
   if (statics.findings.length > 0) {
-    out.push(`STATIC FINDINGS (${statics.findings.length}${statics.failing ? '' : ', none at or above high'}):`);
+    out.push(`STATIC FINDINGS (${statics.findings.length}${statics.failing ? '' : `, none at or above ${config.failOn}`}):`);
     for (const f of statics.findings) out.push(...describeFinding(f));
   }
   out.push(exitCode === 0 ? 'Exit 0: verified.' : 'Exit 1: findings.');

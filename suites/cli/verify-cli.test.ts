@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { withClient } from '../../fixtures/index.ts';
 import { withCorpusTarget } from '../isolation/harness.ts';
 import { corpus } from '../isolation/corpus.ts';
 import { errorLines, runCli } from './cli-helpers.ts';
@@ -25,7 +26,7 @@ describe('tenantproof verify: options and exit codes', () => {
   test('--help documents the flags and the exit codes 0, 1 and 2', async () => {
     const run = await runCli(['verify', '--help']);
     expect(run.code).toBe(0);
-    for (const flag of ['--database-url', '--model', '--app-role', '--tenant-table', '--tenant-column', '--tenant-setting', '--schema-pattern', '--database-pattern', '--tenant-role', '--runs', '--seed', '--report-dir', '--format', '--config']) {
+    for (const flag of ['--database-url', '--model', '--app-role', '--tenant-table', '--tenant-column', '--tenant-setting', '--schema-pattern', '--database-pattern', '--tenant-role', '--runs', '--seed', '--report-dir', '--format', '--fail-on', '--config']) {
       expect(run.stdout).toContain(flag);
     }
     expect(run.stdout).toMatch(/0\s+verified/);
@@ -95,5 +96,27 @@ describe('tenantproof verify: options and exit codes', () => {
       const key = (r: typeof report) => r.findings.filter((f) => f.leak).map((f) => `${f.checkId} ${f.object}`).sort();
       expect(key(replay)).toEqual(key(report));
     });
+  });
+
+  test('--fail-on sets the static threshold: a low finding passes by default and fails with --fail-on low', { timeout: 180_000 }, async () => {
+    await withCorpusTarget(correct, async ({ target }) => {
+      // One low-severity static finding (a function without a fixed search_path), no leak.
+      await withClient(target.databaseUrl, (c) => c.query(`create function public.tp_helper(x int) returns int language sql as 'select x'`));
+      const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+      const args = ['verify', ...targetFlags(target.databaseUrl, target.appRole), '--runs', '1', '--seed', '5', '--format', 'json', '--report-dir', dir];
+      const byDefault = await runCli(args);
+      expect(byDefault.code, byDefault.stderr).toBe(0);
+      const findings = (JSON.parse(byDefault.stdout) as { findings: { checkId: string; severity: string; leak: boolean }[] }).findings;
+      expect(findings).toContainEqual(expect.objectContaining({ checkId: 'function-search-path-mutable', severity: 'low', leak: false }));
+      expect(findings.filter((f) => f.leak)).toEqual([]);
+      const strict = await runCli([...args, '--fail-on', 'low']);
+      expect(strict.code, strict.stderr).toBe(1);
+      expect(JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8'))).toMatchObject({ failOn: 'low' });
+    });
+  });
+
+  test('a bad --fail-on: exit 2 with one line naming the severities', async () => {
+    const run = await runCli(['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'rls', '--fail-on', 'severe']);
+    expectOneLineError(run, /--fail-on.*severe.*critical, high, medium, low, info/);
   });
 });

@@ -116,6 +116,17 @@ const reinstatePolicy = `
 drop policy if exists tenant_isolation on tasks;
 create policy tenant_isolation on tasks to @app using (${tenantPredicate}) with check (${tenantPredicate});`;
 
+/**
+ * task_comments (no tenant column) scoped only through its parent: the subquery runs under the app
+ * role's row security on tasks, so it sees the current tenant's tasks only (the pattern Supabase
+ * recommends). No explicit tenant check inside the subquery.
+ */
+const viaTaskOnly = `
+drop policy via_task on task_comments;
+create policy via_task on task_comments to @app
+  using (exists (select 1 from tasks t where t.id = task_id))
+  with check (exists (select 1 from tasks t where t.id = task_id));`;
+
 export const corpus: readonly CorpusEntry[] = [
   // ---------- roles ----------
   { rule: 'app-role-superuser', title: 'the app role is a superuser', setup: 'alter role @app superuser;', fix: 'alter role @app nosuperuser;' },
@@ -199,6 +210,34 @@ create policy via_task on task_comments to @app using (exists (select 1 from tas
     title: 'a PUBLIC policy that checks a role name only',
     setup: "create policy staff_read on projects for select using (current_user = 'support');",
     fix: 'drop policy staff_read on projects;',
+  },
+  {
+    rule: 'policy-read-not-tenant-scoped',
+    title: "an uncorrelated EXISTS on the parent admits every child row once the tenant has any task (fixed: correlated with the child's foreign key)",
+    setup: `drop policy via_task on task_comments;
+create policy via_task on task_comments to @app using (exists (select 1 from tasks t)) with check (exists (select 1 from tasks t));`,
+    fix: viaTaskOnly,
+    alsoFires: ['policy-write-not-tenant-checked'],
+    expect: { object: 'policy via_task on public.task_comments', observed: { role: '@app', commands: ['SELECT', 'UPDATE', 'DELETE'] } },
+  },
+  {
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'a child policy correlated with its parent, whose row security is disabled',
+    setup: `${viaTaskOnly}
+alter table tasks disable row level security;`,
+    fix: 'alter table tasks enable row level security;',
+    alsoFires: ['policy-exists-rls-disabled', 'policy-write-not-tenant-checked'],
+    expect: { object: 'policy via_task on public.task_comments' },
+  },
+  {
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'a child policy correlated with its parent, which the app role owns without FORCE (rls-not-forced fires on the parent too)',
+    setup: `${viaTaskOnly}
+alter table tasks owner to @app;
+alter table tasks no force row level security;`,
+    fix: 'alter table tasks owner to current_user;',
+    alsoFires: ['rls-not-forced', 'policy-write-not-tenant-checked'],
+    expect: { object: 'policy via_task on public.task_comments', observed: { role: '@app' } },
   },
   {
     rule: 'policy-write-not-tenant-checked',

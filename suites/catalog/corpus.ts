@@ -240,6 +240,29 @@ alter table tasks no force row level security;`,
     expect: { object: 'policy via_task on public.task_comments', observed: { role: '@app' } },
   },
   {
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'a child policy correlated with a parent whose own SELECT policy is not tenant-bound',
+    setup: `${viaTaskOnly}
+create policy read_all on tasks for select to @app using (true);`,
+    fix: 'drop policy read_all on tasks;',
+    alsoFires: ['policy-write-not-tenant-checked'],
+    expect: { object: 'policy via_task on public.task_comments' },
+  },
+  {
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'a grandchild matched to its parent on a non-key column (fixed: IN over the foreign key, through comments to tasks)',
+    setup: `${viaTaskOnly}
+create table comment_attachments (id uuid primary key default gen_random_uuid(), comment_id uuid not null references task_comments (id), name text);
+alter table comment_attachments enable row level security;
+alter table comment_attachments force row level security;
+create policy via_comment on comment_attachments to @app using (exists (select 1 from task_comments c where c.body = name));
+grant select, insert, update, delete on comment_attachments to @app;`,
+    fix: `drop policy via_comment on comment_attachments;
+create policy via_comment on comment_attachments to @app using (comment_id in (select c.id from task_comments c));`,
+    alsoFires: ['policy-write-not-tenant-checked'],
+    expect: { object: 'policy via_comment on public.comment_attachments' },
+  },
+  {
     rule: 'policy-write-not-tenant-checked',
     title: 'an INSERT policy WITH CHECK (true)',
     setup: 'create policy insert_any on tasks for insert to @app with check (true);',

@@ -31,7 +31,7 @@ interface Figures {
 }
 
 /** Runs `app(i)` and `raw(i)` alternately (same conditions for both) and sums up each. */
-async function timedPair(n: number, app: (i: number) => Promise<void>, raw: (i: number) => Promise<void>): Promise<[Figures, Figures]> {
+async function timedPair(label: string, n: number, app: (i: number) => Promise<void>, raw: (i: number) => Promise<void>): Promise<[Figures, Figures]> {
   const times: [number[], number[]] = [[], []];
   const totals = [0, 0];
   for (let i = 0; i < n; i++) {
@@ -41,6 +41,11 @@ async function timedPair(n: number, app: (i: number) => Promise<void>, raw: (i: 
       const ms = performance.now() - t0;
       times[k]!.push(ms);
       totals[k]! += ms;
+    }
+    if ((i + 1) % Math.max(1, Math.floor(n / 10)) === 0) {
+      const last = (k: 0 | 1) => times[k].slice(-Math.max(1, Math.floor(n / 10)));
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      process.stderr.write(`  ${label}: ${i + 1}/${n} tenants, last tenth app ${mean(last(0)).toFixed(1)} ms, raw ${mean(last(1)).toFixed(1)} ms\n`);
     }
   }
   const tenth = Math.max(1, Math.floor(n / 10));
@@ -65,6 +70,7 @@ try {
   if (schemas > 0) {
     const [app, raw] = await withClient(db.url, (c) =>
       timedPair(
+        'schema',
         schemas,
         (i) => control.provision({ id: randomUUID(), slug: `s-${i}`, model: 'schema' }),
         async (i) => {
@@ -89,6 +95,7 @@ try {
     const template = ref.tenantObjects.templateDatabase;
     const [app, raw] = await withClient(server.adminUrl, (c) =>
       timedPair(
+        'database',
         databases,
         (i) => control.provision({ id: randomUUID(), slug: `d-${i}`, model: 'database' }),
         async (i) => {

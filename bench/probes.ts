@@ -8,8 +8,9 @@
  *
  * Baselines (pgbench, one client, simple protocol, one round trip per statement line):
  * - `SELECT 1`: the raw protocol floor, the fastest any statement can go.
- * - probe-equivalent: what a probe sends, as one compound message (`\;`) per probe —
- *   `rollback to savepoint; set local role <app>; set_config(tenant); <statement>`
+ * - probe-equivalent: what the probe session sends, as one compound message (`\;`) per probe —
+ *   `rollback to savepoint P; <statement>`, and on a context switch (here: per table)
+ *   `rollback to savepoint C; set local role <app>; set_config(tenant); savepoint P; <statement>`
  *   — over the same five RLS tables with rows of two tenants: scans, aggregates, key lookups,
  *   updates and deletes aimed at the other tenant, blind updates/deletes. pgbench stops a client
  *   at the first SQL error, so probes that are meant to fail (foreign inserts) are not in it.
@@ -71,22 +72,27 @@ async function probeScript(url: string, app: string): Promise<{ text: string; pr
     { name: 'attachments', id: victim.attachment, touch: 'filename', tenant: false },
     { name: 'labels', id: victim.label, touch: 'name', tenant: true },
   ];
-  const statements: string[] = [];
+  const perTable: string[][] = [];
   for (const t of tables) {
-    statements.push(
+    perTable.push([
       `select ${key} as tp_key${t.tenant ? ', t.tenant_id::text as tp_tenant' : ''} from ${t.name} t limit 53`,
       t.tenant ? `select t.tenant_id::text as tp_group, count(*)::int as tp_count from ${t.name} t group by 1` : `select count(*)::int as tp_count from ${t.name} t`,
       `select ${key} as tp_key from ${t.name} t where (t.id) = (${t.id})`,
       `update ${t.name} t set ${t.touch} = t.${t.touch} where (t.id) = (${t.id})`,
       `delete from ${t.name} t where (t.id) = (${t.id})`,
       `update ${t.name} set ${t.touch} = ${t.touch}`,
-    );
+    ]);
   }
-  const enter = `set local role ${quoteIdent(app)} \\; select set_config('app.current_tenant', 'bench-a', true)`;
-  const lines = ['begin \\; savepoint tp_p;'];
-  for (const s of statements) lines.push(`rollback to savepoint tp_p \\; ${enter} \\; ${s};`);
+  // As the probe session sends them: the context is entered again for each table's first probe
+  // (tenantproof switches context about as often: per acting tenant and table, and around
+  // trigger-less probes), and the other probes only roll back to the probe savepoint.
+  const enter = `set local role ${quoteIdent(app)} \\; select set_config('app.current_tenant', 'bench-a', true) \\; savepoint tp_p`;
+  const lines = ['begin \\; savepoint tp_c;'];
+  for (const statements of perTable) {
+    statements.forEach((s, i) => lines.push(i === 0 ? `rollback to savepoint tp_c \\; ${enter} \\; ${s};` : `rollback to savepoint tp_p \\; ${s};`));
+  }
   lines.push('rollback;');
-  return { text: `${lines.join('\n')}\n`, probes: statements.length };
+  return { text: `${lines.join('\n')}\n`, probes: perTable.flat().length };
 }
 
 /** pgbench, one client, for `seconds`: transactions (script executions) per second, or the error. */

@@ -59,6 +59,17 @@ async function timedPair(label: string, n: number, app: (i: number) => Promise<v
   return [figures(0), figures(1)];
 }
 
+function printTable(rows: [string, number, Figures, Figures][]): void {
+  const fmt = (x: number) => x.toFixed(1).padStart(8);
+  console.log(`\nprovisioning per tenant (ms), PostgreSQL ${server.versionNum}, ${new Date().toISOString()}`);
+  console.log('model       N   app/tenant  raw/tenant  app/raw   app first 10%  app last 10%  raw first 10%  raw last 10%   app total s');
+  for (const [model, n, app, raw] of rows) {
+    console.log(
+      `${model.padEnd(9)}${String(n).padStart(5)} ${fmt(app.perTenantMs)}    ${fmt(raw.perTenantMs)}   ${(app.perTenantMs / raw.perTenantMs).toFixed(2).padStart(5)}×  ${fmt(app.firstTenthMs)}       ${fmt(app.lastTenthMs)}      ${fmt(raw.firstTenthMs)}       ${fmt(raw.lastTenthMs)}     ${app.totalS.toFixed(1).padStart(7)}`,
+    );
+  }
+}
+
 await using server = await startPostgres();
 const db = await createScratchDatabase(server.adminUrl, 'bench');
 const ref = await migrateReferenceDatabase(db.url);
@@ -107,24 +118,17 @@ try {
     );
     rows.push(['database', databases, app, raw]);
   }
+  printTable(rows);
 } finally {
   await control.close();
   await withClient(server.adminUrl, async (c) => {
     for (const name of rawDatabases) await c.query(`drop database if exists ${q(name)} with (force)`);
   });
   await withClient(db.url, async (c) => {
-    for (let i = 0; i < schemas; i++) await c.query(`drop schema if exists ${q(`raw_${i}`)} cascade`);
+    for (let i = 0; i < rawRoles.length; i++) await c.query(`drop schema if exists ${q(`raw_${i}`)} cascade`);
     for (const role of rawRoles) await c.query(`drop role if exists ${q(role)}`);
   });
   await dropReferenceRoles(db.url);
   await db.drop();
 }
 
-const fmt = (x: number) => x.toFixed(1).padStart(8);
-console.log(`\nprovisioning per tenant (ms), PostgreSQL ${server.versionNum}, ${new Date().toISOString()}`);
-console.log('model       N   app/tenant  raw/tenant  app/raw   app first 10%  app last 10%  raw first 10%  raw last 10%   app total s');
-for (const [model, n, app, raw] of rows) {
-  console.log(
-    `${model.padEnd(9)}${String(n).padStart(5)} ${fmt(app.perTenantMs)}    ${fmt(raw.perTenantMs)}   ${(app.perTenantMs / raw.perTenantMs).toFixed(2).padStart(5)}×  ${fmt(app.firstTenthMs)}       ${fmt(app.lastTenthMs)}      ${fmt(raw.firstTenthMs)}       ${fmt(raw.lastTenthMs)}     ${app.totalS.toFixed(1).padStart(7)}`,
-  );
-}

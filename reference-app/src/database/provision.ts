@@ -169,6 +169,21 @@ export async function dropReferenceRoles(adminUrl: string): Promise<void> {
     );
     const names = existing.map((r) => r.rolname);
     if (names.length === 0) return;
+    // Tenant schemas one by one first: dropping hundreds in one `drop owned` runs out of lock slots.
+    const { rows: tenantSchemas } = await client.query<{ nspname: string }>(
+      `select nspname from pg_namespace where nspname like 'tenant\\_%' and pg_get_userbyid(nspowner) = $1`,
+      [roles.owner],
+    );
+    for (const { nspname } of tenantSchemas) await client.query(`drop schema if exists ${q(nspname)} cascade`);
+    // Tenant roles in batches, for the same reason.
+    const tenantRoles = names.filter((n) => ![roles.app, roles.ops, roles.owner, roles.tenantBase].includes(n));
+    for (let i = 0; i < tenantRoles.length; i += 50) {
+      const batch = tenantRoles.slice(i, i + 50);
+      await client.query(`drop owned by ${batch.map(q).join(', ')} cascade`);
+      for (const name of batch) await client.query(`drop role ${q(name)}`);
+    }
+    names.splice(0, names.length, ...names.filter((n) => !tenantRoles.includes(n)));
+    if (names.length === 0) return;
     await client.query(`drop owned by ${names.map(q).join(', ')} cascade`);
     for (const name of names) await client.query(`drop role ${q(name)}`);
   } finally {

@@ -14,6 +14,10 @@ export default defineConfig({
     retry: 0,
     testTimeout: 0,
     hookTimeout: 0,
+    // A worker thread, not a forked process: the run starts about 0.4 s sooner (one suite, one
+    // worker, nothing to isolate). The parent-death watch in verify.test.ts kills the vitest
+    // process either way.
+    pool: 'threads',
     maxWorkers: 1,
     fileParallelism: false,
     reporters: [

@@ -8,6 +8,7 @@ import type { TenantRef } from './context.ts';
 import type { TenancyModel } from './model.ts';
 import type { Queryable } from './queryable.ts';
 import type { TenantPools } from './tenant-pools.ts';
+import { inPooledTransaction } from './transaction.ts';
 import { quoteIdent as q } from '../database/sql.ts';
 
 export interface DatabaseModelOptions {
@@ -22,27 +23,16 @@ export function databaseModel(pools: TenantPools, options: DatabaseModelOptions)
   return {
     name: 'database',
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pools.poolFor(options.databaseOf(tenant)).connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('begin');
-        try {
+      return inPooledTransaction(
+        pools.poolFor(options.databaseOf(tenant)),
+        async (client) => {
           await client.query(
             `select set_config('app.current_tenant', $1, true), set_config('search_path', $2, true), set_config('statement_timeout', $3, true)`,
             [tenant.id, q(options.schema), timeout],
           );
-          const result = await fn(client as Queryable);
-          await client.query('commit');
-          return result;
-        } catch (error) {
-          await client.query('rollback').catch((e: Error) => {
-            broken = e;
-          });
-          throw error;
-        }
-      } finally {
-        client.release(broken);
-      }
+        },
+        fn,
+      );
     },
   };
 }

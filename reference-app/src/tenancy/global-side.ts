@@ -6,24 +6,14 @@
 import type pg from 'pg';
 import type { TenantRef } from './context.ts';
 import type { Queryable } from './queryable.ts';
+import { inPooledTransaction } from './transaction.ts';
 
 export async function withGlobalSide<T>(pool: pg.Pool, tenant: Pick<TenantRef, 'id'>, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('begin');
-    try {
+  return inPooledTransaction(
+    pool,
+    async (client) => {
       await client.query(`select set_config('app.current_tenant', $1, true), set_config('search_path', 'app', true)`, [tenant.id]);
-      const result = await fn(client as Queryable);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch((e: Error) => {
-        broken = e;
-      });
-      throw error;
-    }
-  } finally {
-    client.release(broken);
-  }
+    },
+    fn,
+  );
 }

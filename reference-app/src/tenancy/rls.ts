@@ -9,6 +9,7 @@ import type { TenantRef } from './context.ts';
 import { TenantMovedError, tenantMoveLockClass, type TenancyModel } from './model.ts';
 import type { IsolationModel } from './context.ts';
 import type { Queryable } from './queryable.ts';
+import { inPooledTransaction } from './transaction.ts';
 import { quoteIdent as q } from '../database/sql.ts';
 
 export interface RlsOptions {
@@ -33,11 +34,9 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
   return {
     name: 'rls',
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('begin');
-        try {
+      return inPooledTransaction(
+        pool,
+        async (client) => {
           await client.query(enterTenant, [tenant.id]);
           // Tenant tables are named unqualified by the routes: here they resolve to the shared schema.
           // A move of this tenant to another model held the lock exclusively: make sure the tenant
@@ -50,19 +49,9 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
           );
           const model = rows[0]?.model;
           if (model && model !== 'rls') throw new TenantMovedError(tenant.id, model as IsolationModel);
-          const result = await fn(client as Queryable);
-          await client.query('commit');
-          return result;
-        } catch (error) {
-          await client.query('rollback').catch((e: Error) => {
-            broken = e;
-          });
-          throw error;
-        }
-      } finally {
-        // A connection whose rollback failed is destroyed, not returned to the pool.
-        client.release(broken);
-      }
+        },
+        fn,
+      );
     },
   };
 }

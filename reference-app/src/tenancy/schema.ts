@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { TenantRef } from './context.ts';
 import type { TenancyModel } from './model.ts';
 import type { Queryable } from './queryable.ts';
+import { inPooledTransaction } from './transaction.ts';
 import { quoteIdent as q } from '../database/sql.ts';
 
 export interface SchemaModelOptions {
@@ -27,29 +28,18 @@ export function schemaModel(pool: pg.Pool, options: SchemaModelOptions): Tenancy
     name: 'schema',
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const { schema, role } = options.placementOf(tenant);
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('begin');
-        try {
+      return inPooledTransaction(
+        pool,
+        async (client) => {
           // Role names cannot be bind parameters: quoted, and derived from the tenant id only.
           await client.query(local ? `set local role ${q(role)}` : `set role ${q(role)}`);
           await client.query(
             `select set_config('search_path', $1, $4), set_config('app.current_tenant', $2, true), set_config('statement_timeout', $3, true)`,
             [q(schema), tenant.id, timeout, local],
           );
-          const result = await fn(client as Queryable);
-          await client.query('commit');
-          return result;
-        } catch (error) {
-          await client.query('rollback').catch((e: Error) => {
-            broken = e;
-          });
-          throw error;
-        }
-      } finally {
-        client.release(broken);
-      }
+        },
+        fn,
+      );
     },
   };
 }

@@ -107,6 +107,20 @@ export const corpus: readonly CorpusSchema[] = [
       create policy tenant_isolation on shapes to {app} using (${tenantCheck}) with check (${tenantCheck});
       grant select, insert, update, delete on shapes to {app};`,
   },
+  {
+    // Rows the target makes itself during the run (here a trigger mirroring every task into an
+    // activity feed, for the task's own tenant) are judged by their tenant column: no leak.
+    name: 'correct: a trigger mirrors rows for the same tenant into another table',
+    flaw: null,
+    sql: `create table activity (id bigserial primary key, tenant_id {id} not null references tenants(id), what text not null);
+      alter table activity enable row level security; alter table activity force row level security;
+      create policy tenant_isolation on activity to {app} using (${tenantCheck}) with check (${tenantCheck});
+      grant select, insert on activity to {app};
+      grant usage on sequence activity_id_seq to {app};
+      create function mirror_task() returns trigger language plpgsql as $$
+        begin insert into activity (tenant_id, what) values (new.tenant_id, 'task ' || new.title); return new; end $$;
+      create trigger tasks_mirror after insert on tasks for each row execute function mirror_task();`,
+  },
   // ── one flaw each ────────────────────────────────────────────────────────────────────────────
   {
     name: 'RLS disabled on a table',

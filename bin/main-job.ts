@@ -2,8 +2,9 @@
  * The main job (`npm run verify`): tenantproof proving the reference app, end to end, the way a
  * team would run it against its own database.
  *
- * 1. For each isolation model the reference app serves, provision a database through the app's
- *    own migrations, and run `tenantproof verify` on it — the shipped build must verify (exit 0).
+ * 1. Start the reference app, sign tenants up over HTTP in each isolation model (a hybrid
+ *    deployment: shared tables, own schemas, own databases), and run `tenantproof verify` on each
+ *    model of it — the shipped build must verify (exit 0).
  * 2. For each named vulnerability that lives in the database, provision that variant and run the
  *    same command — it must be caught (exit 1). A verifier that passes a broken build has no teeth.
  * 3. Run the k6 noisy-neighbour scenario on the shipped build (must hold) and on the
@@ -17,7 +18,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } fro
 import { join } from 'node:path';
 import { createScratchDatabase } from '../fixtures/db.ts';
 import { startPostgres, type PostgresServer } from '../fixtures/postgres/index.ts';
-import { dropReferenceRoles, migrateReferenceDatabase, type VulnerabilityName } from '../reference-app/src/index.ts';
+import { dropReferenceRoles, migrateReferenceDatabase, startReferenceApp, type VulnerabilityName } from '../reference-app/src/index.ts';
 
 interface Outcome {
   readonly name: string;
@@ -58,30 +59,76 @@ interface VerifyCase {
 }
 
 const verifyCases: readonly VerifyCase[] = [
-  { name: 'reference-rls', vulnerabilities: [], appRole: 'app', expected: 0 },
   { name: 'reference-rls+rls-not-forced', vulnerabilities: ['rls-not-forced'], appRole: 'owner', expected: 1 },
 ];
 
+/** `tenantproof verify` as a user would run it, with the main job's seed and run count. */
+async function verifyCli(name: string, expected: 0 | 1, flags: readonly string[]): Promise<Outcome> {
+  const reportDir = join(verifyRoot, name);
+  console.log(`\n== tenantproof verify: ${name} (expect exit ${expected})`);
+  const { actual, seconds } = await run(process.execPath, [
+    'bin/tenantproof.js', 'verify', ...flags, '--runs', runs, '--seed', seed, '--report-dir', reportDir,
+  ]);
+  return { name, kind: 'verify', expected, actual, seconds, reportDir };
+}
+
+/** A database-level named vulnerability, provisioned through the app's migrations alone. */
 async function verifyReference(server: PostgresServer, testCase: VerifyCase): Promise<Outcome> {
   await using db = await createScratchDatabase(server.adminUrl, 'mainjob');
   const reference = await migrateReferenceDatabase(db.url, { vulnerabilities: new Set(testCase.vulnerabilities) });
-  const reportDir = join(verifyRoot, testCase.name);
-  console.log(`\n== tenantproof verify: ${testCase.name} (expect exit ${testCase.expected})`);
   try {
-    const { actual, seconds } = await run(process.execPath, [
-      'bin/tenantproof.js', 'verify',
+    return await verifyCli(testCase.name, testCase.expected, [
       '--database-url', db.url,
       '--model', 'rls',
       '--app-role', reference.roles[testCase.appRole],
       '--tenant-table', `${reference.schema}.tenants`,
-      '--runs', runs,
-      '--seed', seed,
-      '--report-dir', reportDir,
     ]);
-    return { name: testCase.name, kind: 'verify', expected: testCase.expected, actual, seconds, reportDir };
   } finally {
     await dropReferenceRoles(db.url).catch(() => undefined);
   }
+}
+
+async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as T;
+  if (!response.ok) throw new Error(`POST ${url} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/**
+ * One hybrid deployment of the shipped app: two tenants in each model, signed up over HTTP, each
+ * with projects; then `tenantproof verify` on the shared tables, the tenant schemas and the
+ * tenant databases of that one deployment.
+ */
+async function verifyHybridDeployment(server: PostgresServer): Promise<Outcome[]> {
+  await using db = await createScratchDatabase(server.adminUrl, 'hybrid');
+  const models = ['rls', 'rls', 'schema', 'schema', 'database', 'database'] as const;
+  let patterns;
+  let reference;
+  {
+    await using app = await startReferenceApp({ databaseUrl: db.url });
+    for (const [i, model] of models.entries()) {
+      const slug = `${model}-tenant-${i}`;
+      const { token } = await post<{ token: string }>(`${app.url}/signup`, {
+        tenant: { slug, name: `${model} tenant ${i}`, plan: 'pro', model },
+        email: `owner@${slug}.test`,
+        password: 'main-job-password-1',
+      });
+      for (let p = 0; p < 2; p++) await post(`${app.url}/projects`, { name: `${slug} project ${p}`, budgetCents: 100 * (p + 1) }, token);
+    }
+    patterns = app.database.tenantObjects;
+    reference = app.database;
+  }
+  console.log(`\nhybrid deployment ${db.name}: ${models.length} tenants signed up over HTTP (${models.join(', ')})`);
+  return [
+    await verifyCli('hybrid-rls', 0, ['--database-url', db.url, '--model', 'rls', '--app-role', reference.roles.app, '--tenant-table', `${reference.schema}.tenants`]),
+    await verifyCli('hybrid-schema', 0, ['--database-url', db.url, '--model', 'schema', '--schema-pattern', patterns.schemaPattern, '--tenant-role', patterns.schemaRoleTemplate]),
+    await verifyCli('hybrid-database', 0, ['--database-url', db.url, '--model', 'database', '--database-pattern', patterns.databasePattern, '--tenant-role', patterns.databaseRoleTemplate]),
+  ];
 }
 
 async function load(name: string, args: string[]): Promise<Outcome> {
@@ -126,6 +173,7 @@ async function main(): Promise<number> {
   const outcomes: Outcome[] = [];
   {
     await using server = await startPostgres();
+    outcomes.push(...(await verifyHybridDeployment(server)));
     for (const testCase of verifyCases) outcomes.push(await verifyReference(server, testCase));
   }
   if (process.env.MAIN_JOB_SKIP_LOAD !== '1') {

@@ -56,6 +56,7 @@ interface VerifyFlags {
   schemaPattern?: string;
   databasePattern?: string;
   tenantRole?: string;
+  schemas?: string;
   runs?: string;
   seed?: string;
   reportDir?: string;
@@ -81,6 +82,7 @@ program
   .option('--schema-pattern <pattern>', 'LIKE pattern of tenant schemas (schema)', 'tenant_%')
   .option('--database-pattern <pattern>', 'LIKE pattern of tenant databases (database)', 'tenant_%')
   .option('--tenant-role <template>', "per-tenant role; '{tenant}' = schema/database name")
+  .option('--schemas <list>', 'rls: only these schemas hold tenant tables, comma-separated (default: every schema)')
   .option('--runs <n>', 'property runs (generated worlds)', '20')
   .option('--seed <n>', 'replay a run exactly (printed by every run)')
   .option('--report-dir <dir>', 'where findings.json, junit.xml, SARIF, summary and Allure results go', 'reports/tenantproof')

@@ -99,36 +99,69 @@ async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
   return json;
 }
 
-/**
- * One hybrid deployment of the shipped app: two tenants in each model, signed up over HTTP, each
- * with projects; then `tenantproof verify` on the shared tables, the tenant schemas and the
- * tenant databases of that one deployment.
- */
-async function verifyHybridDeployment(server: PostgresServer): Promise<Outcome[]> {
-  await using db = await createScratchDatabase(server.adminUrl, 'hybrid');
+/** Signs up two tenants per model over HTTP, each with two projects; returns the deployment's database. */
+async function signUpHybrid(db: { url: string }, vulnerabilities: readonly VulnerabilityName[]) {
   const models = ['rls', 'rls', 'schema', 'schema', 'database', 'database'] as const;
-  let patterns;
-  let reference;
-  {
-    await using app = await startReferenceApp({ databaseUrl: db.url });
-    for (const [i, model] of models.entries()) {
-      const slug = `${model}-tenant-${i}`;
-      const { token } = await post<{ token: string }>(`${app.url}/signup`, {
-        tenant: { slug, name: `${model} tenant ${i}`, plan: 'pro', model },
-        email: `owner@${slug}.test`,
-        password: 'main-job-password-1',
-      });
-      for (let p = 0; p < 2; p++) await post(`${app.url}/projects`, { name: `${slug} project ${p}`, budgetCents: 100 * (p + 1) }, token);
-    }
-    patterns = app.database.tenantObjects;
-    reference = app.database;
+  await using app = await startReferenceApp({ databaseUrl: db.url, vulnerabilities: [...vulnerabilities] });
+  for (const [i, model] of models.entries()) {
+    const slug = `${model}-tenant-${i}`;
+    const { token } = await post<{ token: string }>(`${app.url}/signup`, {
+      tenant: { slug, name: `${model} tenant ${i}`, plan: 'pro', model },
+      email: `owner@${slug}.test`,
+      password: 'main-job-password-1',
+    });
+    for (let p = 0; p < 2; p++) await post(`${app.url}/projects`, { name: `${slug} project ${p}`, budgetCents: 100 * (p + 1) }, token);
   }
-  console.log(`\nhybrid deployment ${db.name}: ${models.length} tenants signed up over HTTP (${models.join(', ')})`);
-  return [
-    await verifyCli('hybrid-rls', 0, ['--database-url', db.url, '--model', 'rls', '--app-role', reference.roles.app, '--tenant-table', `${reference.schema}.tenants`]),
-    await verifyCli('hybrid-schema', 0, ['--database-url', db.url, '--model', 'schema', '--schema-pattern', patterns.schemaPattern, '--tenant-role', patterns.schemaRoleTemplate]),
-    await verifyCli('hybrid-database', 0, ['--database-url', db.url, '--model', 'database', '--database-pattern', patterns.databasePattern, '--tenant-role', patterns.databaseRoleTemplate]),
-  ];
+  console.log(`\nhybrid deployment${vulnerabilities.length ? ` with ${vulnerabilities.join(', ')}` : ''}: ${models.length} tenants signed up over HTTP (${models.join(', ')})`);
+  return app.database;
+}
+
+/**
+ * One hybrid deployment of the shipped app: `tenantproof verify` on the shared tables, the tenant
+ * schemas and the tenant databases of that one deployment — each must verify. Then the same
+ * deployment built with each model's named vulnerability, verified in that model — each must be
+ * caught.
+ */
+async function verifyHybridDeployments(server: PostgresServer): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  {
+    await using db = await createScratchDatabase(server.adminUrl, 'hybrid');
+    const reference = await signUpHybrid(db, []);
+    const patterns = reference.tenantObjects;
+    // The shared tables only: the tenant schemas of the same database are the schema model's.
+    outcomes.push(
+      await verifyCli('hybrid-rls', 0, [
+        '--database-url', db.url, '--model', 'rls', '--schemas', reference.schema,
+        '--app-role', reference.roles.app, '--tenant-table', `${reference.schema}.tenants`,
+      ]),
+      await verifyCli('hybrid-schema', 0, ['--database-url', db.url, '--model', 'schema', '--schema-pattern', patterns.schemaPattern, '--tenant-role', patterns.schemaRoleTemplate]),
+      await verifyCli('hybrid-database', 0, ['--database-url', db.url, '--model', 'database', '--database-pattern', patterns.databasePattern, '--tenant-role', patterns.databaseRoleTemplate]),
+    );
+    await dropReferenceRoles(db.url).catch(() => undefined);
+  }
+  {
+    await using db = await createScratchDatabase(server.adminUrl, 'hybridss');
+    const reference = await signUpHybrid(db, ['schema-shared-role']);
+    // The app enters every tenant schema with one shared role: verify as that role.
+    outcomes.push(
+      await verifyCli('hybrid-schema+schema-shared-role', 1, [
+        '--database-url', db.url, '--model', 'schema', '--schema-pattern', reference.tenantObjects.schemaPattern, '--app-role', `${reference.roles.tenantBase}_shared`,
+      ]),
+    );
+    await dropReferenceRoles(db.url).catch(() => undefined);
+  }
+  {
+    await using db = await createScratchDatabase(server.adminUrl, 'hybriddp');
+    const reference = await signUpHybrid(db, ['database-public-connect']);
+    const patterns = reference.tenantObjects;
+    outcomes.push(
+      await verifyCli('hybrid-database+database-public-connect', 1, [
+        '--database-url', db.url, '--model', 'database', '--database-pattern', patterns.databasePattern, '--tenant-role', patterns.databaseRoleTemplate,
+      ]),
+    );
+    await dropReferenceRoles(db.url).catch(() => undefined);
+  }
+  return outcomes;
 }
 
 async function load(name: string, args: string[]): Promise<Outcome> {
@@ -173,7 +206,7 @@ async function main(): Promise<number> {
   const outcomes: Outcome[] = [];
   {
     await using server = await startPostgres();
-    outcomes.push(...(await verifyHybridDeployment(server)));
+    outcomes.push(...(await verifyHybridDeployments(server)));
     for (const testCase of verifyCases) outcomes.push(await verifyReference(server, testCase));
   }
   if (process.env.MAIN_JOB_SKIP_LOAD !== '1') {

@@ -41,6 +41,13 @@ describe('target config (zod): flags over config files, one-line errors', () => 
     expect(attempt).toThrow(message);
   });
 
+  test('--schemas narrows the rls model to named schemas, from a comma list or a config array', () => {
+    expect(resolveVerifyConfig({ databaseUrl: url, model: 'rls', schemas: 'app, billing' }).target.schemas).toEqual(['app', 'billing']);
+    expect(resolveVerifyConfig({}, { databaseUrl: url, model: 'rls', schemas: ['app'] }).target.schemas).toEqual(['app']);
+    expect(resolveVerifyConfig({ databaseUrl: url, model: 'rls' }).target.schemas).toBeUndefined();
+    expect(() => resolveVerifyConfig({ databaseUrl: url, model: 'rls', schemas: ' , ' })).toThrow(/^--schemas must name at least one schema$/);
+  });
+
   test('a bad value that came from the config file is named as a config field', () => {
     expect(() => resolveVerifyConfig({}, { databaseUrl: url, model: 'rls', tenantRole: 'no_placeholder' })).toThrow(/^config tenantRole must contain \{tenant\}/);
   });

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createScratchDatabase, quoteIdent as q, startPostgres, withClient } from '../fixtures/index.ts';
-import { dropReferenceRoles, migrateReferenceDatabase, TenantControl, tenantSchemaDdl } from '../reference-app/src/index.ts';
+import { appMembershipGrant, dropReferenceRoles, migrateReferenceDatabase, TenantControl, tenantSchemaDdl } from '../reference-app/src/index.ts';
 
 const { values } = parseArgs({ options: { schemas: { type: 'string', default: '50' }, databases: { type: 'string', default: '10' } } });
 const schemas = Number(values.schemas);
@@ -91,9 +91,9 @@ try {
             `begin;
              create role ${q(role)} nologin inherit;
              grant ${q(ref.roles.tenantBase)} to ${q(role)};
-             grant ${q(role)} to ${q(ref.roles.app)} with inherit false, set true;
+             ${appMembershipGrant(role, ref.roles.app, server.versionNum)};
              set local role ${q(ref.roles.owner)};
-             ${tenantSchemaDdl(`raw_${i}`, role, ref.schema)}
+             ${tenantSchemaDdl(`raw_${i}`, role, ref.schema, randomUUID())}
              commit;`,
           );
         },

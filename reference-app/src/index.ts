@@ -40,7 +40,7 @@ export {
   InvalidTenantIdError,
   type TenantObjectPatterns,
 } from './database/naming.ts';
-export { tenantSchemaDdl, provisionTenantSchema, dropTenantSchema, type SchemaTenantPlacement } from './database/tenant-schemas.ts';
+export { appMembershipGrant, tenantSchemaDdl, provisionTenantSchema, dropTenantSchema, type SchemaTenantPlacement } from './database/tenant-schemas.ts';
 export { templateDdl, tenantDatabaseGrants, tenantDatabaseSchema, type DatabaseTenantPlacement } from './database/tenant-databases.ts';
 export {
   migrateAllTenants,

@@ -37,31 +37,46 @@ export function schemaPlacement(database: string, tenantId: string, options: Sch
 }
 
 /** The tenant tables of one tenant schema plus the directory trigger (run as the owner). */
-export function tenantSchemaDdl(schema: string, tenantRole: string, appSchema: string): string {
+export function tenantSchemaDdl(schema: string, tenantRole: string, appSchema: string, tenantId: string): string {
   const s = q(schema);
   return `
 create schema ${s};
 revoke all on schema ${s} from public;
 grant usage on schema ${s} to ${q(tenantRole)};
-${tenantTablesDdl({ schema, globalSchema: appSchema, appRole: tenantRole, rls: false })}
+${tenantTablesDdl({ schema, globalSchema: appSchema, appRole: tenantRole, rls: false, pinnedTenant: tenantId })}
 create trigger member_directory after insert or update or delete on ${s}.memberships
   for each row execute function ${q(appSchema)}.sync_member_directory();
 `;
 }
 
-/** A new tenant's role: member of the tenant base role; the app may SET ROLE to it, never inherits it. */
-function tenantRoleDdl(role: string, roles: ReferenceRoles): string {
-  return `create role ${q(role)} nologin inherit nosuperuser nobypassrls;
-grant ${q(roles.tenantBase)} to ${q(role)};
-grant ${q(role)} to ${q(roles.app)} with inherit false, set true;`;
+/**
+ * Makes the app role a member of a tenant role that it may SET ROLE to but never inherits. On
+ * PostgreSQL 16+ the grant says so itself; before 16 a grant has no options, and it is the app
+ * role's own NOINHERIT (`provision.ts`) that keeps the tenant's privileges out of its reach until
+ * it sets the role.
+ */
+export function appMembershipGrant(role: string, appRole: string, serverVersionNum: number): string {
+  return serverVersionNum >= 160000 ? `grant ${q(role)} to ${q(appRole)} with inherit false, set true` : `grant ${q(role)} to ${q(appRole)}`;
 }
 
-async function ensureTenantRole(admin: pg.ClientBase, role: string, roles: ReferenceRoles): Promise<void> {
+async function serverVersionNum(admin: pg.ClientBase): Promise<number> {
+  const { rows } = await admin.query<{ v: number }>(`select current_setting('server_version_num')::int as v`);
+  return rows[0]!.v;
+}
+
+/** A new tenant's role: member of the tenant base role; the app may SET ROLE to it, never inherits it. */
+function tenantRoleDdl(role: string, roles: ReferenceRoles, versionNum: number): string {
+  return `create role ${q(role)} nologin inherit nosuperuser nobypassrls;
+grant ${q(roles.tenantBase)} to ${q(role)};
+${appMembershipGrant(role, roles.app, versionNum)};`;
+}
+
+async function ensureTenantRole(admin: pg.ClientBase, role: string, roles: ReferenceRoles, versionNum: number): Promise<void> {
   const { rowCount } = await admin.query('select 1 from pg_roles where rolname = $1', [role]);
   if (!rowCount) await admin.query(`create role ${q(role)} nologin inherit nosuperuser nobypassrls`);
   await admin.query(`grant ${q(roles.tenantBase)} to ${q(role)}`);
   // The app may become the tenant role inside a transaction, but never holds its privileges otherwise.
-  await admin.query(`grant ${q(role)} to ${q(roles.app)} with inherit false, set true`);
+  await admin.query(appMembershipGrant(role, roles.app, versionNum));
 }
 
 /** Creates the tenant's role and schema in one transaction on `admin` (all or nothing). */
@@ -75,13 +90,14 @@ export async function provisionTenantSchema(
   if (own) await admin.query('begin');
   try {
     // One round trip for role, schema and tables (the names are derived and quoted, no input).
+    const versionNum = await serverVersionNum(admin);
     let role = '';
-    if (options.sharedRole) await ensureTenantRole(admin, placement.role, input.roles);
-    else role = tenantRoleDdl(placement.role, input.roles);
+    if (options.sharedRole) await ensureTenantRole(admin, placement.role, input.roles, versionNum);
+    else role = tenantRoleDdl(placement.role, input.roles, versionNum);
     const ddl = options.schemaFromSlug
       ? // The `schema-name-injection` vulnerability: the schema name comes from client input.
-        tenantSchemaDdl(placement.schema, placement.role, input.appSchema).replace(/^create schema .*;$/m, `create schema if not exists ${placement.schema};`)
-      : tenantSchemaDdl(placement.schema, placement.role, input.appSchema);
+        tenantSchemaDdl(placement.schema, placement.role, input.appSchema, input.tenantId).replace(/^create schema .*;$/m, `create schema if not exists ${placement.schema};`)
+      : tenantSchemaDdl(placement.schema, placement.role, input.appSchema, input.tenantId);
     await admin.query(`${role}\nset local role ${q(input.roles.owner)};\n${ddl}\nreset role;`);
     // A new tenant schema is current: the baseline DDL plus every tenant migration, recorded.
     if (tenantMigrations.length > 0) await migrateTarget(admin, { model: 'schema', database: input.database, schema: placement.schema, tenantId: input.tenantId }, input.roles.owner, tenantMigrations, {

@@ -28,6 +28,24 @@ interface Figures {
   readonly firstTenthMs: number;
   readonly lastTenthMs: number;
   readonly totalS: number;
+  /** Mean per-tenant ms of each tenth of the run, in order. */
+  readonly tenthsMs: readonly number[];
+  /** Least-squares slope of per-tenant ms against the tenant's ordinal, per 1,000 tenants (0 = linear total cost). */
+  readonly slopeMsPer1000: number;
+}
+
+function slopePer1000(ms: readonly number[]): number {
+  const n = ms.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = ms.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (i - mx) * (ms[i]! - my);
+    den += (i - mx) ** 2;
+  }
+  return (num / den) * 1000;
 }
 
 /** Runs `app(i)` and `raw(i)` alternately (same conditions for both) and sums up each. */
@@ -55,6 +73,8 @@ async function timedPair(label: string, n: number, app: (i: number) => Promise<v
     firstTenthMs: mean(times[k].slice(0, tenth)),
     lastTenthMs: mean(times[k].slice(-tenth)),
     totalS: totals[k]! / 1000,
+    tenthsMs: Array.from({ length: Math.ceil(n / tenth) }, (_, j) => mean(times[k].slice(j * tenth, (j + 1) * tenth))),
+    slopeMsPer1000: slopePer1000(times[k]),
   });
   return [figures(0), figures(1)];
 }
@@ -67,6 +87,12 @@ function printTable(rows: [string, number, Figures, Figures][]): void {
     console.log(
       `${model.padEnd(9)}${String(n).padStart(5)} ${fmt(app.perTenantMs)}    ${fmt(raw.perTenantMs)}   ${(app.perTenantMs / raw.perTenantMs).toFixed(2).padStart(5)}×  ${fmt(app.firstTenthMs)}       ${fmt(app.lastTenthMs)}      ${fmt(raw.firstTenthMs)}       ${fmt(raw.lastTenthMs)}     ${app.totalS.toFixed(1).padStart(7)}`,
     );
+  }
+  console.log('\nper tenth of the run (ms per tenant), and the slope of per-tenant ms per 1,000 tenants (0 = linear)');
+  for (const [model, , app, raw] of rows) {
+    for (const [who, f] of [['app', app], ['raw', raw]] as const) {
+      console.log(`${model.padEnd(9)}${who}  ${f.tenthsMs.map((x) => x.toFixed(1).padStart(6)).join(' ')}   slope ${f.slopeMsPer1000.toFixed(1)} ms/1000`);
+    }
   }
 }
 

@@ -5,15 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { scratchDatabase, testServer, withClient } from '../../fixtures/index.ts';
+import { scratchDatabase, withClient } from '../../fixtures/index.ts';
 import { atLeast, type Finding } from '../../fixtures/findings/types.ts';
 import { runStaticRules } from '../../fixtures/rules/index.ts';
 import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, TenantControl, type VulnerabilityName } from '../../reference-app/src/index.ts';
 import { describeFindings } from './harness.ts';
-
-/** The reference app provisions schema tenants with `GRANT … WITH INHERIT FALSE` (PostgreSQL 16+). */
-const schemaModelNeeds = 160000;
 
 async function rulesOnModel(
   model: 'schema' | 'database',
@@ -47,15 +44,13 @@ async function rulesOnModel(
 }
 
 describe('static rules on the reference app, schema and database models', () => {
-  test.for(['schema', 'database'] as const)('%s model as shipped: no finding at or above high', async (model, context) => {
-    if (model === 'schema' && testServer().versionNum < schemaModelNeeds) context.skip('the reference app provisions schema tenants with GRANT … WITH INHERIT FALSE (PostgreSQL 16+)');
+  test.for(['schema', 'database'] as const)('%s model as shipped: no finding at or above high', async (model) => {
     const { findings, rulesRun } = await rulesOnModel(model);
     expect(rulesRun).toContain(model === 'schema' ? 'schema-cross-tenant-access' : 'database-cross-tenant-connect');
     expect(findings.filter((f) => atLeast(f.severity, 'high')), describeFindings(findings)).toEqual([]);
   });
 
-  test('schema-shared-role vulnerability (one role for every tenant schema) is caught by schema-cross-tenant-access', async (context) => {
-    if (testServer().versionNum < schemaModelNeeds) context.skip('the reference app provisions schema tenants with GRANT … WITH INHERIT FALSE (PostgreSQL 16+)');
+  test('schema-shared-role vulnerability (one role for every tenant schema) is caught by schema-cross-tenant-access', async () => {
     const { findings } = await rulesOnModel('schema', ['schema-shared-role'], (control) => ({ tenantRole: control.sharedSchemaRole ?? null }));
     expect(findings.filter((f) => f.checkId === 'schema-cross-tenant-access').length, describeFindings(findings)).toBe(2);
   });

@@ -2,10 +2,10 @@
  * Schema-per-tenant and database-per-tenant corpora: correct layouts must verify, and each flaw
  * (a grant to PUBLIC, a grant across tenants, a shared role, CONNECT left to PUBLIC) must be found.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { quoteIdent, scratchDatabase, testServer, urlFor, withClient } from '../../fixtures/index.ts';
-import { verifyTarget } from '../../fixtures/probes/index.ts';
+import { pinnedValue, verifyTarget } from '../../fixtures/probes/index.ts';
 import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);
@@ -20,12 +20,22 @@ interface SchemaCase {
   name: string;
   flaw: string | null;
   shared?: boolean;
+  /** Each schema's tables carry tenant_id pinned by CHECK to that schema's own tenant id. */
+  pinned?: boolean;
   extra?: (schemas: string[], roles: string[]) => string;
   expect?: { checkId: string; object: (schemas: string[]) => string };
 }
 
 const schemaCases: SchemaCase[] = [
   { name: 'correct: one role per tenant schema', flaw: null },
+  { name: 'correct: tenant_id pinned by CHECK to the schema\'s own tenant', flaw: null, pinned: true },
+  {
+    name: 'tenant_id pinned, and a tenant table granted to PUBLIC',
+    flaw: 'public-grant-pinned',
+    pinned: true,
+    extra: (s) => `grant usage on schema ${s[2]} to public; grant select on ${s[2]}.orders to public;`,
+    expect: { checkId: 'probe-schema-read', object: (s) => `${s[2]}.orders` },
+  },
   {
     name: 'a tenant table granted to PUBLIC',
     flaw: 'public-grant',
@@ -55,11 +65,14 @@ describe('schema model corpus', () => {
       const schemas = ['a', 'b', 'c'].map((t) => `${p}_${t}`);
       const roles = schemas.map((s) => `${s}_role`);
       const shared = `${p}_shared`;
+      const pins = schemas.map(() => randomUUID());
       try {
         await withClient(adminUrl, (cl) => cl.query([...roles, shared].map((r) => `create role ${quoteIdent(r)};`).join('')));
         await withClient(db.url, async (cl) => {
           for (const [i, s] of schemas.entries()) {
-            await cl.query(`create schema ${s}; ${tenantTables(s)}
+            const pin = c.pinned ? `alter table ${s}.customers add column tenant_id uuid not null check (tenant_id = '${randomUUID()}');
+              alter table ${s}.orders add column tenant_id uuid not null check (tenant_id = '${randomUUID()}'::uuid);` : '';
+            await cl.query(`create schema ${s}; ${tenantTables(s)} ${pin.replace(/'[0-9a-f-]{36}'/g, `'${pins[i]}'`)}
               grant usage on schema ${s} to ${roles[i]}; grant select, insert, update, delete on all tables in schema ${s} to ${roles[i]};
               grant usage on schema ${s} to ${shared}; ${c.shared ? `grant select, insert, update, delete on all tables in schema ${s} to ${shared};` : ''}`);
           }
@@ -74,6 +87,7 @@ describe('schema model corpus', () => {
           tenantRole: c.shared ? null : '{tenant}_role',
         };
         const result = await verifyTarget(target, { runs, seed });
+        expect(result.skippedTables.map((t) => `${t.table}: ${t.reason}`)).toEqual([]);
         expect(result.runsWithForeignRows).toBe(result.runsExecuted);
         const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
         if (!c.expect) expect(summary).toEqual([]);
@@ -89,6 +103,15 @@ describe('schema model corpus', () => {
       }
     });
   }
+});
+
+test('a pinned tenant column is read from its CHECK, and nothing looser counts as a pin', () => {
+  expect(pinnedValue(`CHECK ((tenant_id = '5f0c0e1a-0000-4000-8000-000000000001'::uuid))`, 'tenant_id')).toBe('5f0c0e1a-0000-4000-8000-000000000001');
+  expect(pinnedValue(`CHECK ((tenant_id = 'o''brien'::text))`, 'tenant_id')).toBe("o'brien");
+  expect(pinnedValue(`CHECK (("Tenant" = 'acme'::text))`, 'Tenant')).toBe('acme');
+  expect(pinnedValue(`CHECK ((tenant_id <> 'acme'::text))`, 'tenant_id')).toBeNull();
+  expect(pinnedValue(`CHECK (((tenant_id = 'a'::text) OR (tenant_id = 'b'::text)))`, 'tenant_id')).toBeNull();
+  expect(pinnedValue(`CHECK ((other_id = 'a'::text))`, 'tenant_id')).toBeNull();
 });
 
 interface DatabaseCase {

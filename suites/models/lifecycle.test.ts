@@ -64,6 +64,26 @@ describe('placement', () => {
     expect(roleName.length).toBeLessThanOrEqual(63);
   });
 
+  test('a schema tenant pins its rows to its own id and hangs no trigger on the shared registry', async () => {
+    const triggersOnRegistry = () =>
+      admin(undefined, async (c) => Number((await c.query<{ n: string }>(`select count(*) as n from pg_trigger where tgrelid = 'app.tenants'::regclass`)).rows[0]!.n));
+    const before = await triggersOnRegistry();
+    const s = await signUp(t.client, 'pin', 'pro', 'schema');
+    expect(await triggersOnRegistry()).toBe(before);
+    await admin(undefined, async (c) => {
+      const schema = `tenant_${key(s)}`;
+      const { rows } = await c.query<{ table: string; pins: string[] }>(
+        `select c.relname as table, array(select pg_get_constraintdef(k.oid) from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and pg_get_constraintdef(k.oid) like '%tenant_id =%') as pins
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relkind = 'r' order by 1`,
+        [schema],
+      );
+      expect(rows.length).toBeGreaterThanOrEqual(10);
+      for (const row of rows) expect(row.pins, row.table).toEqual([`CHECK ((tenant_id = '${s.tenantId}'::uuid))`]);
+      // Another tenant's id cannot be written into this schema, whatever the role.
+      await expect(c.query(`insert into ${schema}.projects (tenant_id, name, created_by) values (gen_random_uuid(), 'x', gen_random_uuid())`)).rejects.toThrow(/check constraint/);
+    });
+  });
+
   test('a database tenant gets <db>_t_<hex> from the template, CONNECT for its own login role only, no cross-database extension', async () => {
     const d = await signUp(t.client, 'db', 'pro', 'database');
     const name = t.app.control.databasePlacement({ id: d.tenantId }).database;

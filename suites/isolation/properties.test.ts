@@ -3,8 +3,10 @@
  * counterexamples, and tenant ids take adversarial shapes where the key type allows.
  */
 import fc from 'fast-check';
+import pg from 'pg';
 import { describe, expect, test } from 'vitest';
 import { tenantIdsArbitrary, verifyTarget, worldArbitrary, type WorldPlan } from '../../fixtures/probes/index.ts';
+import { CannotRunError } from '../../fixtures/index.ts';
 import { corpus } from './corpus.ts';
 import { withCorpusTarget } from './harness.ts';
 
@@ -49,5 +51,48 @@ describe('property runs against a flawed schema', () => {
     expect(counterexample.tenants).toHaveLength(2);
     // Within the shrink budget: at most two rows per tenant and table (up to three are generated).
     expect(Math.max(...Object.values(counterexample.rowsPerTable).flat())).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('a verify never waits silently', () => {
+  const correct = corpus.find((s) => s.flaw === null)!;
+
+  // ACCESS EXCLUSIVE on tenants stops the reads before the first world (a migration, say);
+  // EXCLUSIVE on projects lets those reads through and stops a world's writes.
+  test.for([
+    ['tenants', 'access exclusive'],
+    ['projects', 'exclusive'],
+  ] as const)('a lock held by another session (%s in %s mode) stops the run with one line that says so, and changes nothing', async ([table, mode]) => {
+    await withCorpusTarget(correct, async ({ target, adminUrl }) => {
+      const holder = new pg.Client({ connectionString: adminUrl });
+      await holder.connect();
+      try {
+        await holder.query(`begin; lock table ${table} in ${mode} mode`);
+        const attempt = verifyTarget(target, { runs: 2, seed, lockTimeoutMs: 300 });
+        await expect(attempt).rejects.toBeInstanceOf(CannotRunError);
+        await expect(attempt).rejects.toThrow(/^verification stopped: a statement waited more than 0\.3 s for a lock another session holds/);
+        await holder.query('rollback');
+        const { rows } = await holder.query<{ n: number }>('select count(*)::int as n from tenants');
+        expect(rows[0]!.n).toBe(0);
+      } finally {
+        await holder.end();
+      }
+    });
+  });
+});
+
+test('a probe that times out on a lock is no refusal: the run stops instead of passing the table', async () => {
+  const truncatable = corpus.find((s) => s.flaw === 'truncate')!;
+  await withCorpusTarget(truncatable, async ({ target, adminUrl }) => {
+    const reader = new pg.Client({ connectionString: adminUrl });
+    await reader.connect();
+    try {
+      // A long read elsewhere: the world's writes pass, TRUNCATE (ACCESS EXCLUSIVE) has to wait.
+      await reader.query('begin; select count(*) from attachments');
+      await expect(verifyTarget(target, { runs: 2, seed, lockTimeoutMs: 300 })).rejects.toThrow(/^verification stopped: a statement waited more than 0\.3 s for a lock/);
+    } finally {
+      await reader.query('rollback').catch(() => undefined);
+      await reader.end();
+    }
   });
 });

@@ -24,7 +24,7 @@ import { listTenantTables } from '../fixtures/probes/tables.ts';
 import { exitCodeFor, runStaticRules } from '../fixtures/rules/index.ts';
 import { withClient } from '../fixtures/db.ts';
 import { writeReports } from '../reports/index.ts';
-import { findConfigFile, loadConfigFile, resolveVerifyConfig, targetEnvVar, verifyConfigToEnv, type VerifyConfig } from '../fixtures/target/config.ts';
+import { findConfigFile, loadConfigFile, resolveVerifyConfig, targetEnvVar, verifyConfigToEnv, type TenantproofConfigFile, type VerifyConfig } from '../fixtures/target/config.ts';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -46,24 +46,8 @@ function fail(message: string): never {
 process.on('uncaughtException', (error) => fail(describeError(error)));
 process.on('unhandledRejection', (error) => fail(describeError(error)));
 
-interface VerifyFlags {
-  databaseUrl?: string;
-  model?: string;
-  appRole?: string;
-  tenantTable?: string;
-  tenantColumn?: string;
-  tenantSetting?: string;
-  schemaPattern?: string;
-  databasePattern?: string;
-  tenantRole?: string;
-  schemas?: string;
-  runs?: string;
-  seed?: string;
-  reportDir?: string;
-  format?: string;
-  failOn?: string;
-  config?: string;
-}
+/** What commander hands over: every option of a config file, as the string typed, plus --config. */
+type VerifyFlags = { [K in keyof TenantproofConfigFile]?: string } & { config?: string };
 
 const program = new Command('tenantproof')
   .description('Proves that a multi-tenant PostgreSQL application keeps every tenant\'s data to itself.')

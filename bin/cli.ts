@@ -213,18 +213,21 @@ async function runTargetSuites(config: VerifyConfig & { seed: number; reportDir:
 
   let offset = 0;
   let lastPrinted = 0;
+  // The newest progress line not printed yet: at most one line a second is printed, but the
+  // newest one always is, a second later at worst (a burst of runs must not leave it unsaid).
+  let pending: string | undefined;
   const tail = () => {
-    if (!existsSync(progressFile)) return;
-    const size = statSync(progressFile).size;
-    if (size <= offset) return;
-    const text = readFileSync(progressFile, 'utf8').slice(offset);
-    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-    offset += Buffer.byteLength(complete);
-    const lines = complete.split('\n').filter(Boolean);
-    const last = lines.at(-1);
-    if (!last || Date.now() - lastPrinted < 1_000) return;
+    if (existsSync(progressFile) && statSync(progressFile).size > offset) {
+      const text = readFileSync(progressFile).subarray(offset).toString('utf8');
+      const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+      offset += Buffer.byteLength(complete);
+      pending = complete.split('\n').filter(Boolean).at(-1) ?? pending;
+    }
+    if (pending === undefined || Date.now() - lastPrinted < 1_000) return;
     lastPrinted = Date.now();
-    onProgress(JSON.parse(last) as VerifyProgress);
+    const line = pending;
+    pending = undefined;
+    onProgress(JSON.parse(line) as VerifyProgress);
   };
   const timer = setInterval(tail, 250);
   const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));

@@ -24,25 +24,31 @@ function pgDump(url: string): string {
 describe.skipIf(!available)('zero trace: pg_dump is identical before and after verify (PostgreSQL 15)', () => {
   let server: PostgresServer;
   let url: string;
+  /** A target without flaws: its 500 runs take long enough to be killed halfway. */
+  let cleanUrl: string;
   const app = 'zt_app';
 
   beforeAll(async () => {
     server = await startPostgres({ provider: 'binaries', pgBin });
     await withClient(server.adminUrl, async (c) => {
       await c.query(`create database zt`);
+      await c.query(`create database zt_clean`);
       await c.query(`create role ${app}`);
     });
     url = urlFor(server.adminUrl, 'zt');
+    cleanUrl = urlFor(server.adminUrl, 'zt_clean');
     const flawed = corpus.find((s) => s.flaw === 'rls-off')!;
     const render = (sql: string) => sql.replaceAll('{app}', quoteIdent(app)).replaceAll('{id}', 'text');
-    await withClient(url, async (c) => {
-      await c.query(render(baseSchema('text')));
-      await c.query(render(flawed.sql));
-      // Pre-existing tenants and rows, so sequences have values that must not move.
-      await c.query(`insert into tenants values ('existing-a', 'A'), ('existing-b', 'B');
-        insert into projects (tenant_id, name, budget) values ('existing-a', 'alpha', 10), ('existing-b', 'beta', 20);
-        insert into tasks (tenant_id, project_id, title) select tenant_id, id, 'first' from projects;`);
-    });
+    for (const [target, flaw] of [[url, flawed.sql], [cleanUrl, '']] as const) {
+      await withClient(target, async (c) => {
+        await c.query(render(baseSchema('text')));
+        if (flaw) await c.query(render(flaw));
+        // Pre-existing tenants and rows, so sequences have values that must not move.
+        await c.query(`insert into tenants values ('existing-a', 'A'), ('existing-b', 'B');
+          insert into projects (tenant_id, name, budget) values ('existing-a', 'alpha', 10), ('existing-b', 'beta', 20);
+          insert into tasks (tenant_id, project_id, title) select tenant_id, id, 'first' from projects;`);
+      });
+    }
   }, 180_000);
 
   afterAll(async () => {
@@ -59,24 +65,27 @@ describe.skipIf(!available)('zero trace: pg_dump is identical before and after v
   });
 
   test('after verify is killed halfway', { timeout: 180_000 }, async () => {
-    const before = pgDump(url);
-    const { child, done } = startCli([...args(), '--runs', '500']);
+    const before = pgDump(cleanUrl);
+    const { child, done } = startCli(['verify', '--database-url', cleanUrl, '--model', 'rls', '--app-role', app, '--seed', '5', '--report-dir', mkdtempSync(join(tmpdir(), 'tp-zt-')), '--runs', '500']);
     let stderr = '';
+    let exited = false;
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    void done.then(() => (exited = true));
     const deadline = Date.now() + 120_000;
-    while (!/run [1-9]\d*\//.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(stderr).toMatch(/run [1-9]\d*\//); // probes were running when it was killed
+    while (!/run [1-9]\d*\//.test(stderr) && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toMatch(/run [1-9]\d*\//); // probes were running when it was killed…
+    expect(exited, stderr).toBe(false); // …and it had not finished
     child.kill('SIGKILL');
-    await done;
+    expect((await done).signal).toBe('SIGKILL');
     // The suites notice their parent is gone and exit; PostgreSQL rolls their transaction back.
     const gone = Date.now() + 30_000;
     let open = 1;
     while (open > 0 && Date.now() < gone) {
-      open = (await withClient(server.adminUrl, (c) => c.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = 'zt' and pid <> pg_backend_pid()`))).rows[0]!.n;
+      open = (await withClient(server.adminUrl, (c) => c.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = 'zt_clean' and pid <> pg_backend_pid()`))).rows[0]!.n;
       if (open > 0) await new Promise((r) => setTimeout(r, 250));
     }
     expect(open).toBe(0);
-    expect(pgDump(url)).toBe(before);
+    expect(pgDump(cleanUrl)).toBe(before);
   });
 
   test('when the target rejects writes: exit 2 with one line, nothing changed', { timeout: 180_000 }, async () => {

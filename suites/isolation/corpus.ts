@@ -94,6 +94,12 @@ export const corpus: readonly CorpusSchema[] = [
     sql: '',
   },
   {
+    name: 'correct: CHECKs that allow one value (IN with one element) and a list of values',
+    flaw: null,
+    sql: `alter table tasks add column kind text not null check (kind in ('todo'));
+alter table tasks add column priority text not null check (priority in ('low', 'high'));`,
+  },
+  {
     name: 'correct: restrictive extra policy narrows access',
     flaw: null,
     sql: `create policy open_only on tasks as restrictive for select to {app} using (not done or done);`,

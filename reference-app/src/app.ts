@@ -17,6 +17,10 @@ import { tenantDatabaseSchema } from './database/tenant-databases.ts';
 import { TenantControl } from './control/tenants.ts';
 import type { IsolationModel } from './tenancy/context.ts';
 import type { PlanName } from './auth/permissions.ts';
+import { TenantCache, type TenantCacheStats } from './cache/tenant-cache.ts';
+import { JobQueue, type JobQueueStats } from './jobs/queue.ts';
+import { exportProjects } from './jobs/export-projects.ts';
+import { tenantModel } from './http/services.ts';
 
 const isolationModel = z.enum(['rls', 'schema', 'database']);
 
@@ -45,6 +49,10 @@ const optionsSchema = z.object({
   tenantPools: z
     .object({ maxPools: z.number().int().min(1).max(1000), connectionsPerPool: z.number().int().min(1).max(20), idleTimeoutMs: z.number().int().min(100) })
     .default({ maxPools: 50, connectionsPerPool: 2, idleTimeoutMs: 10_000 }),
+  /** The per-tenant response cache (GET /stats): entries kept at most and how long one is served. */
+  cache: z.object({ maxEntries: z.number().int().min(1).max(1_000_000), ttlMs: z.number().int().min(1) }).default({ maxEntries: 10_000, ttlMs: 30_000 }),
+  /** Background jobs: how often the worker polls, and whether this process runs a worker at all. */
+  jobs: z.object({ pollIntervalMs: z.number().int().min(10).max(60_000), runWorker: z.boolean() }).default({ pollIntervalMs: 1000, runWorker: true }),
 });
 
 export interface ReferenceAppOptions extends Omit<z.input<typeof optionsSchema>, 'vulnerabilities'> {
@@ -83,6 +91,12 @@ export interface ReferenceApp extends AsyncDisposable {
   readonly tenancy: Tenancy;
   /** The control plane: provisioning and teardown of schema and database tenants. */
   readonly control: TenantControl;
+  /** The per-tenant response cache's counters. */
+  cacheStats(): TenantCacheStats;
+  /** The background job queue (enqueue inside a tenant context; `runNext` claims and runs one due job). */
+  readonly jobs: JobQueue;
+  /** Jobs completed and failed by this process's worker. */
+  jobStats(): JobQueueStats;
   close(): Promise<void>;
 }
 
@@ -109,6 +123,8 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   const control = new TenantControl(database, vulnerable, options.tenantPools);
 
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32);
+  const cache = new TenantCache({ ...options.cache, unscopedKeys: vulnerable.has('cache-key-unscoped') });
+  const jobs = new JobQueue(pool, appUrl, (tenantId) => tenantModel(services, tenantId), { ...options.jobs, contextLost: vulnerable.has('job-context-lost') });
   const services: Services = {
     tenancy: new Tenancy({
       rls: rlsModel(pool, { sessionLevelContext: vulnerable.has('session-level-context'), statementTimeoutMs: options.statementTimeoutMs, schema: database.schema }),
@@ -130,7 +146,10 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     tokens: tokenService(secret, { ttlSeconds: options.tokenTtlSeconds, unverified: vulnerable.has('jwt-unverified') }),
     vulnerable,
     baseDomain: options.baseDomain,
+    cache,
+    jobs,
   };
+  jobs.register('export-projects', exportProjects(services.tenancy));
   let server;
   try {
     server = await buildServer(services, {
@@ -141,6 +160,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     });
     await server.listen({ port: options.port, host: options.host });
   } catch (error) {
+    await jobs.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await ops?.end().catch(() => undefined);
     await control.close().catch(() => undefined);
@@ -151,12 +171,14 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   ops?.on('error', (error) => server.log.warn({ err: error }, 'idle ops connection failed'));
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  jobs.start(server.log);
   if (vulnerable.size > 0) server.log.warn({ vulnerabilities: [...vulnerable] }, 'started WITH NAMED VULNERABILITIES');
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       await server.close();
+      await jobs.close();
       await pool.end();
       await ops?.end();
       await control.close();
@@ -177,6 +199,9 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     unscoped: { query: (text, values) => pool.query(text, values as unknown[] | undefined) } as Queryable,
     tenancy: services.tenancy,
     control,
+    cacheStats: () => cache.stats(),
+    jobs,
+    jobStats: () => jobs.stats(),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -17,6 +17,9 @@ export {
   type ReferenceRoles,
 } from './database/provision.ts';
 export { tenantTableNames, tenantTablesDdl } from './database/tenant-tables.ts';
+export { TenantCache, type TenantCacheOptions, type TenantCacheStats } from './cache/tenant-cache.ts';
+export { JobQueue, JobTenantGoneError, type JobTask, type JobRun, type JobHandler, type JobQueueStats } from './jobs/queue.ts';
+export type { ProjectsSummary } from './jobs/export-projects.ts';
 export { vulnerabilities, vulnerabilityNames, parseVulnerabilities, UnknownVulnerabilityError, type VulnerabilityName } from './vulnerabilities.ts';
 export { permissions, seedRoles, plans, type Permission, type PlanName } from './auth/permissions.ts';
 export { tokenIssuer, tokenAudience } from './auth/tokens.ts';

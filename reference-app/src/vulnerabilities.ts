@@ -7,7 +7,7 @@
  *
  * Some variants change the database itself (`rls-not-forced`) or need a role that bypasses RLS
  * (the `ops` role: `idor-by-id`, `stats-unscoped`, `header-tenant-trusted`,
- * `switch-tenant-unchecked`). Start a vulnerable variant on its own scratch database.
+ * `switch-tenant-unchecked`, `existence-oracle`) or a shared sequence (`invoice-number-global`). Start a vulnerable variant on its own scratch database.
  */
 export const vulnerabilities = {
   'rls-not-forced': {
@@ -81,6 +81,37 @@ export const vulnerabilities = {
       "any login role of the cluster — another tenant's included — can connect to a tenant database and read it.",
     leakClass: 'read',
   },
+  'cache-key-unscoped': {
+    description:
+      'The response cache (GET /stats) keys entries by route only, without the tenant of the tenant context: ' +
+      "the first tenant's answer is served to every other tenant until it expires or is invalidated.",
+    leakClass: 'read',
+  },
+  'job-context-lost': {
+    description:
+      'The job worker runs each job in the tenant context of the last job it ran instead of the one captured at ' +
+      "enqueue time: a tenant's export summarises another tenant's projects and is written into that tenant's exports.",
+    leakClass: 'context',
+  },
+  'existence-oracle': {
+    description:
+      'Project routes (GET/PATCH/DELETE /projects/:id and their tasks and comments) first look the id up in every ' +
+      'tenant through the RLS-bypassing ops role and answer 403 "belongs to another tenant" instead of 404: ' +
+      "anyone can tell another tenant's ids from unused ones.",
+    leakClass: 'existence',
+  },
+  'invoice-number-global': {
+    description:
+      'Invoice numbers come from one sequence shared by every tenant instead of the per-tenant counter: the gap ' +
+      "between two of a tenant's invoice numbers is how many invoices the other tenants issued meanwhile.",
+    leakClass: 'aggregate',
+  },
+  'audit-sequence-global': {
+    description:
+      'GET /audit-log exposes the raw audit_log identity, one sequence shared by all rls tenants, instead of a ' +
+      "per-tenant entry number: the gaps count every other tenant's writes (their activity and growth).",
+    leakClass: 'aggregate',
+  },
 } as const satisfies Record<string, { description: string; leakClass: string }>;
 
 export type VulnerabilityName = keyof typeof vulnerabilities;
@@ -88,7 +119,7 @@ export type VulnerabilityName = keyof typeof vulnerabilities;
 export const vulnerabilityNames = Object.keys(vulnerabilities) as VulnerabilityName[];
 
 /** Vulnerabilities that need the RLS-bypassing ops role (created on demand, needs a superuser admin URL). */
-export const needsOpsRole: readonly VulnerabilityName[] = ['idor-by-id', 'stats-unscoped', 'header-tenant-trusted', 'switch-tenant-unchecked'];
+export const needsOpsRole: readonly VulnerabilityName[] = ['idor-by-id', 'stats-unscoped', 'header-tenant-trusted', 'switch-tenant-unchecked', 'existence-oracle'];
 
 export class UnknownVulnerabilityError extends Error {
   override readonly name = 'UnknownVulnerabilityError';

@@ -118,8 +118,9 @@ describe('catalog rules of the rls model', () => {
         [appSchema],
       ),
     );
-    // tenant_members: the global directory of memberships of schema and database tenants (tenant-scoped too).
-    expect(rows.map((r) => r.relname).sort()).toEqual([...tenantTableNames, 'tenant_members'].sort());
+    // tenant_members: the global directory of memberships of schema and database tenants (tenant-scoped too);
+    // jobs: the background job queue of tenants of every model (tenant-scoped too).
+    expect(rows.map((r) => r.relname).sort()).toEqual([...tenantTableNames, 'tenant_members', 'jobs'].sort());
   });
 
   test('the app role cannot read password hashes nor call functions it was not granted', async () => {
@@ -136,7 +137,7 @@ describe('catalog rules of the rls model', () => {
           where cl.oid = 'migrations.pgmigrations'::regclass order by m.run_on, m.id`,
       ),
     );
-    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups', '1763900000003_hybrid-tenancy']);
+    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups', '1763900000003_hybrid-tenancy', '1763900000004_job-queue']);
     expect(new Set(rows.map((r) => r.owner))).toEqual(new Set([t.app.database.roles.owner]));
     const again = await migrateReferenceDatabase(t.databaseUrl);
     expect(again.migrated).toEqual([]);

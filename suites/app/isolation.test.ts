@@ -20,6 +20,7 @@ import {
   type Leak,
 } from './checks.ts';
 import { signUp, startTestApp, type SignedUpTenant, type TestApp } from './harness.ts';
+import { checkAuditSequence, checkExistenceOracle, checkInvoiceNumbers, checkJobContext, checkResponseCache } from './side-channels.ts';
 
 type Check = (t: TestApp, acting: SignedUpTenant, victim: SignedUpTenant) => Promise<Leak[]>;
 type Model = SignedUpTenant['model'];
@@ -48,6 +49,11 @@ const checks: Record<string, { run: Check; applies?: (acting: Model, victim: Mod
     run: (t, a, b) => checkSchemaNaming(t.app, a, b),
     applies: (a, b) => a === 'schema' || b === 'schema',
   },
+  "response cache: a tenant never gets another tenant's cached answer": { run: (t, a, b) => checkResponseCache(t.client, a, b) },
+  'background jobs run in the tenant context they were enqueued in': { run: (t, a, b) => checkJobContext(t.client, a, b) },
+  "existence oracle: another tenant's id is answered like an unused id": { run: (t, a, b) => checkExistenceOracle(t.client, a, b) },
+  "invoice numbers do not count another tenant's invoices": { run: (t, a, b) => checkInvoiceNumbers(t.client, a, b) },
+  "audit-log entry ids do not count another tenant's writes": { run: (t, a, b) => checkAuditSequence(t.client, a, b) },
 };
 
 /** Which check must catch each named vulnerability (typed: every vulnerability needs an entry). */
@@ -64,6 +70,11 @@ const caughtBy: Record<VulnerabilityName, keyof typeof checks> = {
   'search-path-session': 'schema model: role and search_path end with the transaction',
   'schema-name-injection': 'schema model: schema names derive from the tenant id, not the slug',
   'database-public-connect': "database model: no connecting to another tenant's database",
+  'cache-key-unscoped': "response cache: a tenant never gets another tenant's cached answer",
+  'job-context-lost': 'background jobs run in the tenant context they were enqueued in',
+  'existence-oracle': "existence oracle: another tenant's id is answered like an unused id",
+  'invoice-number-global': "invoice numbers do not count another tenant's invoices",
+  'audit-sequence-global': "audit-log entry ids do not count another tenant's writes",
 };
 
 /** Where each vulnerability must show up (every pattern must match a reported leak). */
@@ -80,6 +91,20 @@ const expectedVia: Record<VulnerabilityName, RegExp[]> = {
   'search-path-session': [/role, search_path/, /unqualified projects read/],
   'schema-name-injection': [/schema of the tenant context/, /schema named after a slug/],
   'database-public-connect': [/connect to the victim database/, /read app.projects/],
+  'cache-key-unscoped': [/^GET \/stats \(first ask/, /^GET \/stats \(second ask/],
+  'job-context-lost': [/never completed in its own tenant/, /^victim GET \/exports holds/],
+  'existence-oracle': [
+    /^GET \/projects\/:id$/,
+    /^PATCH \/projects\/:id$/,
+    /^DELETE \/projects\/:id$/,
+    /^GET \/projects\/:id\/tasks$/,
+    /^POST \/projects\/:id\/tasks$/,
+    /^PATCH \/projects\/:id\/tasks\/:taskId$/,
+    /^GET \/projects\/:id\/comments$/,
+    /^POST \/projects\/:id\/comments$/,
+  ],
+  'invoice-number-global': [/^POST \/invoices numbers$/],
+  'audit-sequence-global': [/^GET \/audit-log entry ids$/],
 };
 
 /** Options a red case needs to show its vulnerability quickly (a small budget the noisy tenant can use up). */

@@ -87,6 +87,7 @@ describe('teardown', () => {
     await t.client.post(`/projects/${project}/tasks`, { token: c.token, body: { title: 'task' } });
     await t.client.post(`/projects/${project}/comments`, { token: c.token, body: { body: 'comment' } });
     await t.client.post('/invoices', { token: c.token, body: { amountCents: 10, projectId: project } });
+    expect((await t.client.post('/exports', { token: c.token })).status).toBe(202);
     const added = await t.client.post('/members', { token: c.token, body: { email: `viewer@${c.slug}.test`, role: 'member', password: 'password-1' } });
     await t.client.patch(`/members/${added.body.userId}`, { token: c.token, body: { role: 'viewer' } }); // leaves a token revocation row
     const viewerLogin = await t.client.post('/login', { body: { email: `viewer@${c.slug}.test`, password: 'password-1' } });

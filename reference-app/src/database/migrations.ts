@@ -12,12 +12,14 @@ import * as globalTables from './migrations/1763900000000_global-tables.ts';
 import * as tenantTables from './migrations/1763900000001_tenant-tables.ts';
 import * as principalLookups from './migrations/1763900000002_principal-lookups.ts';
 import * as hybridTenancy from './migrations/1763900000003_hybrid-tenancy.ts';
+import * as jobQueue from './migrations/1763900000004_job-queue.ts';
 
 const registry: Readonly<Record<string, Migration>> = {
   '1763900000000_global-tables': globalTables.up,
   '1763900000001_tenant-tables': tenantTables.up,
   '1763900000002_principal-lookups': principalLookups.up,
   '1763900000003_hybrid-tenancy': hybridTenancy.up,
+  '1763900000004_job-queue': jobQueue.up,
 };
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');

@@ -114,6 +114,10 @@ export async function migrateReferenceDatabase(adminUrl: string, options: Migrat
         }
         ownerUrl = withCredentials(adminUrl, roles.owner, password);
       }
+      if (vulnerable.has('invoice-number-global')) {
+        await client.query(`create sequence if not exists ${q(appSchema)}.invoice_number_global`);
+        await client.query(`grant usage on sequence ${q(appSchema)}.invoice_number_global to ${q(roles.app)}`);
+      }
       if (needsOpsRole.some((v) => vulnerable.has(v))) {
         const password = derivedPassword(adminUrl, roles.ops);
         await ensureRole(client, roles.ops, `login bypassrls password ${lit(password)} nosuperuser`);

@@ -25,6 +25,7 @@ export const tenantTableNames = [
   'comments',
   'audit_log',
   'token_revocations',
+  'exports',
 ] as const;
 
 export interface TenantTablesOptions {
@@ -173,6 +174,21 @@ create table ${s}.token_revocations (
   revoked_at timestamptz not null,
   primary key (tenant_id, user_id)
 );
+-- Results of background jobs (jobs/): a summary of the tenant's projects, written by the job
+-- worker inside this tenant's context; GET /exports/:id reads it here, so it is tenant-scoped.
+create table ${s}.exports (
+  ${tenantId},
+  id uuid not null default gen_random_uuid(),
+  kind text not null default 'projects-summary' check (kind in ('projects-summary')),
+  status text not null default 'queued' check (status in ('queued', 'done', 'failed')),
+  requested_by uuid not null,
+  result jsonb,
+  error text,
+  created_at timestamptz not null default now(),
+  finished_at timestamptz,
+  primary key (tenant_id, id)
+);
+create index on ${s}.exports (tenant_id, created_at);
 `;
   const grants = options.grants === false ? '' : tenantTableGrants(options.schema, options.appRole);
   const rls = options.rls

@@ -11,6 +11,7 @@ import { tenantRoutes } from './routes/tenant.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { invoiceRoutes } from './routes/invoices.ts';
 import { memberRoutes } from './routes/members.ts';
+import { exportRoutes } from './routes/exports.ts';
 import type { Services } from './services.ts';
 
 export interface ServerOptions {
@@ -65,10 +66,19 @@ export async function buildServer(services: Services, options: ServerOptions): P
     // Every handler in this scope runs inside the request's tenant context (AsyncLocalStorage).
     scope.addHook('onRoute', (route) => {
       const handler = route.handler;
-      route.handler = function (this: FastifyInstance, request, reply) {
+      // A write of a tenant drops its cached answers before it runs and again once it answered
+      // (a read that computed meanwhile cannot store a stale answer: `cache/tenant-cache.ts`).
+      const writes = ![route.method].flat().every((m) => m === 'GET' || m === 'HEAD');
+      route.handler = async function (this: FastifyInstance, request, reply) {
         const context = request.tenantContext;
         if (!context) throw new HttpError(401, 'no tenant context');
-        return runInTenantContext(context, () => handler.call(this, request, reply));
+        if (!writes) return runInTenantContext(context, () => handler.call(this, request, reply));
+        services.cache.invalidateTenant(context.tenant.id);
+        try {
+          return await runInTenantContext(context, () => handler.call(this, request, reply));
+        } finally {
+          services.cache.invalidateTenant(context.tenant.id);
+        }
       };
     });
     // Per-tenant rate limit: the key is the resolved tenant, so one tenant hammering the API is
@@ -90,6 +100,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
     taskRoutes(scope, services);
     invoiceRoutes(scope, services);
     memberRoutes(scope, services);
+    exportRoutes(scope, services);
     for (const routes of options.extraRoutes ?? []) routes(scope, services);
   });
   return app;

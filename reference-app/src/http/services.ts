@@ -7,6 +7,8 @@ import type { PlanName } from '../auth/permissions.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import type { TenantContext } from '../tenancy/context.ts';
 import type { VulnerabilityName } from '../vulnerabilities.ts';
+import type { TenantCache } from '../cache/tenant-cache.ts';
+import type { JobQueue } from '../jobs/queue.ts';
 
 /** What route modules are given: the data layer, tokens and the switched-on vulnerabilities. */
 export interface Services {
@@ -23,6 +25,10 @@ export interface Services {
   readonly control: TenantControl;
   /** The isolation model a new tenant gets when signup does not name one. */
   readonly planModels: Readonly<Record<PlanName, IsolationModel>>;
+  /** Answers of read-heavy routes, per tenant of the tenant context (`cache/tenant-cache.ts`). */
+  readonly cache: TenantCache;
+  /** The background job queue (`jobs/queue.ts`): jobs carry the tenant of the context they were enqueued in. */
+  readonly jobs: JobQueue;
 }
 
 /** The model of a tenant, from its registry row (the hybrid's one source of truth). */

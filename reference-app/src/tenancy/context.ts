@@ -25,8 +25,8 @@ export interface Principal {
   readonly role: string;
   /** When the principal's token was issued (ms): tokens issued before a revocation are refused. */
   readonly tokenIssuedAtMs: number;
-  /** How the tenant was chosen for this request. */
-  readonly via: 'token' | 'header' | 'subdomain';
+  /** How the tenant was chosen for this request (`job`: a background job, in the context it was enqueued in). */
+  readonly via: 'token' | 'header' | 'subdomain' | 'job';
 }
 
 export interface TenantContext {

@@ -1,4 +1,7 @@
-/** Invoices, numbered 1, 2, 3 … per tenant (a per-tenant counter row, locked by the upsert). */
+/**
+ * Invoices, numbered 1, 2, 3 … per tenant (a per-tenant counter row, locked by the upsert): a
+ * tenant's numbers say nothing about how many invoices other tenants issue.
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { audit } from '../audit.ts';
@@ -33,6 +36,10 @@ export function invoiceRoutes(app: FastifyInstance, services: Services): void {
 
   app.post('/invoices', async (request, reply) => {
     const body = parseInput(createInvoice, request.body);
+    // `invoice-number-global`: one sequence for every tenant (taken before the tenant transaction).
+    const globalNumber = services.vulnerable.has('invoice-number-global')
+      ? (await services.pool.query<{ n: number }>(`select nextval('app.invoice_number_global')::int as n`)).rows[0]!.n
+      : undefined;
     const invoice = await tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'billing:write');
       const { rows: counter } = await tx.query<{ n: number }>(
@@ -40,6 +47,7 @@ export function invoiceRoutes(app: FastifyInstance, services: Services): void {
          on conflict (tenant_id) do update set last_number = invoice_counters.last_number + 1
          returning last_number as n`,
       );
+      if (globalNumber !== undefined) counter[0]!.n = globalNumber;
       const { rows } = await tx.query<{ id: string }>(
         `insert into invoices (number, project_id, amount_cents) values ($1, $2, $3) returning ${columns}`,
         [counter[0]!.n, body.projectId ?? null, body.amountCents],

@@ -11,6 +11,7 @@ import { authorize } from '../authorize.ts';
 import { HttpError, notFound, parseInput } from '../errors.ts';
 import { cents, isUuid, text } from '../input.ts';
 import { opsPool, type Services } from '../services.ts';
+import { currentTenantContext } from '../../tenancy/context.ts';
 
 const columns = 'id, name, description, status, budget_cents, created_by, created_at, updated_at';
 
@@ -48,8 +49,19 @@ const patchBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), offset: z.coerce.number().int().min(0).default(0) });
 
-/** The project with this id in the current tenant, or 404. */
-export async function projectOr404(tx: Queryable, id: string): Promise<ProjectRow> {
+/**
+ * The `existence-oracle` vulnerability: the id is first looked up in every tenant (ops role), and
+ * another tenant's id is answered 403 instead of the 404 an unused id gets.
+ */
+export async function refuseForeignProject(services: Services, id: string): Promise<void> {
+  if (!services.vulnerable.has('existence-oracle') || !isUuid(id)) return;
+  const { rows } = await opsPool(services).query<{ tenant_id: string }>('select tenant_id from projects where id = $1', [id]);
+  if (rows[0] && rows[0].tenant_id !== currentTenantContext().tenant.id) throw new HttpError(403, 'this project belongs to another tenant');
+}
+
+/** The project with this id in the current tenant, or 404 (an unused id and another tenant's alike). */
+export async function projectOr404(tx: Queryable, id: string, services?: Services): Promise<ProjectRow> {
+  if (services) await refuseForeignProject(services, id);
   if (!isUuid(id)) throw notFound();
   const { rows } = await tx.query<ProjectRow>(`select ${columns} from projects where id = $1`, [id]);
   if (!rows[0]) throw notFound();
@@ -109,7 +121,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
         if (!rows[0]) throw notFound();
         return projectJson(rows[0]);
       }
-      return projectJson(await projectOr404(tx, request.params.id));
+      return projectJson(await projectOr404(tx, request.params.id, services));
     });
   });
 
@@ -117,6 +129,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
     const body = parseInput(patchBody, request.body);
     return tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:write');
+      await refuseForeignProject(services, request.params.id);
       if (!isUuid(request.params.id)) throw notFound();
       const db: Queryable = idorById ? opsPool(services) : tx;
       const { rows } = await db.query<ProjectRow>(
@@ -136,6 +149,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
   app.delete<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {
     await tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:write');
+      await refuseForeignProject(services, request.params.id);
       if (!isUuid(request.params.id)) throw notFound();
       const db: Queryable = idorById ? opsPool(services) : tx;
       const { rowCount } = await db.query('delete from projects where id = $1', [request.params.id]);

@@ -1,4 +1,4 @@
-/** GET /stats: counts and sums for the caller's tenant. */
+/** GET /stats: counts and sums for the caller's tenant, cached per tenant (`cache/tenant-cache.ts`). */
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../authorize.ts';
 import { opsPool, type Services } from '../services.ts';
@@ -28,8 +28,8 @@ export function statsRoutes(app: FastifyInstance, services: Services): void {
       await authorize(tx, 'projects:read');
       // `stats-unscoped`: the aggregate runs on the RLS-bypassing ops pool, with no tenant filter.
       const db = services.vulnerable.has('stats-unscoped') ? opsPool(services) : tx;
-      const { rows } = await db.query<StatsRow>(statsQuery);
-      return rows[0]!;
+      // Authorised on every request; only the aggregate is cached (per tenant, dropped on its writes).
+      return services.cache.remember('stats', async () => (await db.query<StatsRow>(statsQuery)).rows[0]!);
     });
     return {
       projects: row.projects,

@@ -28,7 +28,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
   app.get<ProjectParams>('/projects/:id/tasks', async (request) =>
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:read');
-      const project = await projectOr404(tx, request.params.id);
+      const project = await projectOr404(tx, request.params.id, services);
       const { rows } = await tx.query(`select ${taskColumns} from tasks where project_id = $1 order by created_at, id`, [project.id]);
       return { tasks: rows };
     }),
@@ -37,7 +37,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
   app.post<ProjectParams>('/projects/:id/tasks', async (request, reply) => {
     const task = await tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:write');
-      const project = await projectOr404(tx, request.params.id);
+      const project = await projectOr404(tx, request.params.id, services);
       const body = parseInput(createTask, request.body);
       // The composite foreign keys make a foreign assignee "not found", like a foreign project.
       const { rows } = await tx.query<{ id: string }>(
@@ -53,7 +53,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
   app.patch<TaskParams>('/projects/:id/tasks/:taskId', async (request) =>
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:write');
-      const project = await projectOr404(tx, request.params.id);
+      const project = await projectOr404(tx, request.params.id, services);
       if (!isUuid(request.params.taskId)) throw notFound();
       const body = parseInput(patchTask, request.body);
       const { rows } = await tx.query<{ id: string }>(
@@ -73,7 +73,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
   app.get<ProjectParams>('/projects/:id/comments', async (request) =>
     tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:read');
-      const project = await projectOr404(tx, request.params.id);
+      const project = await projectOr404(tx, request.params.id, services);
       const { rows } = await tx.query(`select ${commentColumns} from comments where project_id = $1 order by created_at, id`, [project.id]);
       return { comments: rows };
     }),
@@ -82,7 +82,7 @@ export function taskRoutes(app: FastifyInstance, services: Services): void {
   app.post<ProjectParams>('/projects/:id/comments', async (request, reply) => {
     const comment = await tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:write');
-      const project = await projectOr404(tx, request.params.id);
+      const project = await projectOr404(tx, request.params.id, services);
       const body = parseInput(createComment, request.body);
       const { rows } = await tx.query<{ id: string }>(
         `insert into comments (project_id, task_id, author_id, body) values ($1, $2, $3, $4) returning ${commentColumns}`,

@@ -51,9 +51,14 @@ export function tenantRoutes(app: FastifyInstance, services: Services): void {
     const query = parseInput(auditQuery, request.query);
     return tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'members:manage');
+      // Entries are numbered per tenant (1, 2, 3 …): the identity column is one sequence shared by
+      // every tenant of the shared tables, so its gaps would count the other tenants' writes.
+      // `audit-sequence-global` exposes it instead.
+      const id = services.vulnerable.has('audit-sequence-global') ? 'id::text' : '(row_number() over (order by id))::text';
       const { rows } = await tx.query(
-        `select id::text, actor_id as "actorId", action, entity, entity_id as "entityId", details, at
-           from audit_log order by id desc limit $1`,
+        `select id, "actorId", action, entity, "entityId", details, at
+           from (select ${id} as id, id as seq, actor_id as "actorId", action, entity, entity_id as "entityId", details, at from audit_log) entries
+          order by seq desc limit $1`,
         [query.limit],
       );
       return { entries: rows };

@@ -78,7 +78,8 @@ alter table task_comments force row level security;
 create policy via_task on task_comments to @app
   using (exists (select 1 from tasks t where t.id = task_id and t.${tenantPredicate}))
   with check (exists (select 1 from tasks t where t.id = task_id and t.${tenantPredicate}));
-grant select, insert, update, delete on task_comments to @app;`;
+grant select, insert, update, delete on task_comments to @app;
+revoke execute on function pg_catalog.pg_stat_get_activity(integer), pg_catalog.pg_stat_get_backend_activity(integer) from public;`;
 
 /** schema model base: two tenant schemas, each with its own role and nothing shared. */
 export const schemaBase = `
@@ -607,5 +608,40 @@ create or replace function public.invoice_count() returns bigint language sql se
     model: 'schema',
     setup: 'create extension postgres_fdw;\ngrant usage on foreign data wrapper postgres_fdw to @t_a_role;',
     fix: 'revoke usage on foreign data wrapper postgres_fdw from @t_a_role;',
+  },
+  // ---------- side channels ----------
+  {
+    rule: 'rls-planner-statistics-exposed',
+    title: "ANALYZE gathered statistics over every tenant's notes (fixed: statistics off, and the gathered ones dropped)",
+    setup: `${isolatedTable('notes', 'category text not null')}
+insert into tenants (id, name) values ('00000000-0000-4000-8000-00000000000a', 'a'), ('00000000-0000-4000-8000-00000000000b', 'b');
+insert into notes (tenant_id, category) select '00000000-0000-4000-8000-00000000000a', 'a-' || (i % 10) from generate_series(1, 100) i;
+insert into notes (tenant_id, category) select '00000000-0000-4000-8000-00000000000b', case when i % 2 = 0 then 'acquisition-of-globex' else 'b-' || (i % 20) end from generate_series(1, 600) i;
+analyze notes;`,
+    fix: `alter table notes alter column id set statistics 0, alter column tenant_id set statistics 0, alter column category set statistics 0;
+delete from pg_statistic where starelid = 'public.notes'::regclass;`,
+    expect: { object: 'public.notes', observed: { tenantColumn: true, readers: ['@app'], source: 'pg_statistic' } },
+  },
+  {
+    rule: 'stat-activity-visible-to-app-role',
+    title: "the pooled app role may execute the activity functions (PostgreSQL's default)",
+    setup: 'grant execute on function pg_catalog.pg_stat_get_activity(integer), pg_catalog.pg_stat_get_backend_activity(integer) to public;',
+    fix: 'revoke execute on function pg_catalog.pg_stat_get_activity(integer), pg_catalog.pg_stat_get_backend_activity(integer) from public;',
+    expect: { object: 'role @app', observed: { executable: ['pg_stat_get_activity(integer)', 'pg_stat_get_backend_activity(integer)'], readAllStats: false } },
+  },
+  {
+    rule: 'stat-activity-visible-to-app-role',
+    title: 'only SELECT on the view is revoked: pg_stat_get_backend_activity still answers',
+    setup: 'revoke select on pg_catalog.pg_stat_activity from public;\ngrant execute on function pg_catalog.pg_stat_get_backend_activity(integer) to public;',
+    fix: 'revoke execute on function pg_catalog.pg_stat_get_backend_activity(integer) from public;',
+    expect: { object: 'role @app', observed: { executable: ['pg_stat_get_backend_activity(integer)'] } },
+  },
+  {
+    rule: 'stat-activity-visible-to-app-role',
+    title: "a tenant role holds pg_read_all_stats: it reads every role's statements (schema model)",
+    model: 'schema',
+    setup: 'grant pg_read_all_stats to @t_a_role;',
+    fix: 'revoke pg_read_all_stats from @t_a_role;',
+    expect: { object: 'role @t_a_role', observed: { readAllStats: true } },
   },
 ];

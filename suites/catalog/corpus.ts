@@ -113,6 +113,12 @@ grant connect on database @t_b to @t_b_role;`;
 
 export const databaseTarget: Partial<TargetConfig> = { model: 'database', databasePattern: '@t\\_%', tenantRole: '{tenant}_role' };
 
+/** A `notes` tenant table with 100 rows of tenant a and 600 of tenant b, half of b's in one category. */
+const notesOfTwoTenants = `${isolatedTable('notes', 'category text not null')}
+insert into tenants (id, name) values ('00000000-0000-4000-8000-00000000000a', 'a'), ('00000000-0000-4000-8000-00000000000b', 'b');
+insert into notes (tenant_id, category) select '00000000-0000-4000-8000-00000000000a', 'a-' || (i % 10) from generate_series(1, 100) i;
+insert into notes (tenant_id, category) select '00000000-0000-4000-8000-00000000000b', case when i % 2 = 0 then 'acquisition-of-globex' else 'b-' || (i % 20) end from generate_series(1, 600) i;`;
+
 const reinstatePolicy = `
 drop policy if exists tenant_isolation on tasks;
 create policy tenant_isolation on tasks to @app using (${tenantPredicate}) with check (${tenantPredicate});`;
@@ -613,14 +619,22 @@ create or replace function public.invoice_count() returns bigint language sql se
   {
     rule: 'rls-planner-statistics-exposed',
     title: "ANALYZE gathered statistics over every tenant's notes (fixed: statistics off, and the gathered ones dropped)",
-    setup: `${isolatedTable('notes', 'category text not null')}
-insert into tenants (id, name) values ('00000000-0000-4000-8000-00000000000a', 'a'), ('00000000-0000-4000-8000-00000000000b', 'b');
-insert into notes (tenant_id, category) select '00000000-0000-4000-8000-00000000000a', 'a-' || (i % 10) from generate_series(1, 100) i;
-insert into notes (tenant_id, category) select '00000000-0000-4000-8000-00000000000b', case when i % 2 = 0 then 'acquisition-of-globex' else 'b-' || (i % 20) end from generate_series(1, 600) i;
+    setup: `${notesOfTwoTenants}
 analyze notes;`,
     fix: `alter table notes alter column id set statistics 0, alter column tenant_id set statistics 0, alter column category set statistics 0;
 delete from pg_statistic where starelid = 'public.notes'::regclass;`,
     expect: { object: 'public.notes', observed: { tenantColumn: true, readers: ['@app'], source: 'pg_statistic' } },
+  },
+  {
+    rule: 'rls-planner-statistics-exposed',
+    title: 'a multi-column MCV list outlives the column statistics it was built with (fixed: DROP STATISTICS)',
+    setup: `${notesOfTwoTenants}
+create statistics notes_tenant_category (mcv) on tenant_id, category from notes;
+analyze notes;
+alter table notes alter column id set statistics 0, alter column tenant_id set statistics 0, alter column category set statistics 0;
+delete from pg_statistic where starelid = 'public.notes'::regclass;`,
+    fix: 'drop statistics notes_tenant_category;',
+    expect: { object: 'public.notes', observed: { columns: [], extendedStatistics: ['public.notes_tenant_category'] } },
   },
   {
     rule: 'stat-activity-visible-to-app-role',

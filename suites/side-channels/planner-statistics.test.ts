@@ -144,4 +144,26 @@ describe('planner statistics through EXPLAIN: mitigations (green)', () => {
     const denied = withAdmin(lab, (q) => asTenant(q, roleA, tenantA, () => estimatedRows(q, `select * from ${quoteIdent(schemaOf.b)}.documents`)));
     await expect(denied).rejects.toThrow(/permission denied/);
   });
+
+  test('extended statistics: a multi-column MCV list leaks the same way and survives clearing the column statistics; DROP STATISTICS closes it', async () => {
+    const lab = await openLab();
+    await using _ = lab;
+    const app = await sharedDocuments(lab);
+    await lab.admin('create statistics documents_tenant_category (mcv) on tenant_id, category from documents; analyze documents');
+    await lab.admin('alter table documents alter column category set statistics 0');
+    await clearStatistics(lab, 'documents', 'category');
+    const ratio = () =>
+      withAdmin(lab, (q) =>
+        asTenant(q, app, tenantA, async () => {
+          const est = (category: string) => estimatedRows(q, `select * from documents where tenant_id = ${literal(tenantB)} and category = ${literal(category)}`);
+          return (await est(secret)) / (await est(absent));
+        }),
+      );
+    const kept = await ratio();
+    await lab.admin('drop statistics documents_tenant_category');
+    const dropped = await ratio();
+    await evidence('estimate ratio, B\'s common value over an absent one', { withExtendedStatistics: kept, afterDropStatistics: dropped });
+    expect(kept).toBeGreaterThanOrEqual(20);
+    expect(dropped).toBeLessThanOrEqual(2);
+  });
 });

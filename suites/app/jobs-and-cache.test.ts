@@ -212,6 +212,24 @@ describe('background jobs: claiming and re-authorisation (worker off, jobs run o
     for (const id of ids) expect((await t.client.get(`/exports/${id}`, { token: a.token })).body.status).toBe('done');
   });
 
+  test.each(['schema', 'database'] as const)('a job enqueued before its tenant moved to the %s model runs where the tenant lives now', async (to) => {
+    const mover = await signUp(t.client, `mover-${to}`, 'pro', 'rls');
+    await createProjects(t.client, mover.token, ['moving-1', 'moving-2', 'moving-3'], 7);
+    const queued = await t.client.post('/exports', { token: mover.token });
+    expect(queued.status).toBe(202);
+    await t.app.control.moveTenant(mover.tenantId, to);
+    expect(await t.app.jobs.runNext()).toBe(true);
+    const done = await t.client.get(`/exports/${queued.body.id}`, { token: mover.token });
+    expect(done.body).toMatchObject({ status: 'done', result: { projects: 3, budgetCents: 21, names: ['moving-1', 'moving-2', 'moving-3'] } });
+    // Written in its new home; nothing of it left in the shared tables.
+    const { rows } = await t.app.tenancy.withTenant({ id: mover.tenantId, slug: mover.slug, model: to }, (tx) =>
+      tx.query<{ status: string }>('select status from exports where id = $1', [queued.body.id]),
+    );
+    expect(rows).toEqual([{ status: 'done' }]);
+    const { rows: shared } = await t.app.control.withAdmin((c) => c.query('select 1 from app.exports where tenant_id = $1', [mover.tenantId]));
+    expect(shared).toEqual([]);
+  });
+
   test('a job runs as the principal who asked: a member removed before it runs gets a failed export, not a summary', async () => {
     const email = `member@${a.slug}.test`;
     const added = await t.client.post('/members', { token: a.token, body: { email, role: 'member', password: 'password-1' } });

@@ -119,6 +119,9 @@ interface Probe {
   /** The path for one id set (another tenant's, or never used). */
   readonly path: (ids: ProbeIds) => string;
   readonly body?: (ids: ProbeIds) => unknown;
+  readonly headers?: (ids: ProbeIds) => Record<string, string>;
+  /** Public routes are asked without the acting tenant's token. */
+  readonly anonymous?: boolean;
 }
 
 interface ProbeIds {
@@ -127,6 +130,8 @@ interface ProbeIds {
   readonly invoice: string;
   readonly export: string;
   readonly user: string;
+  readonly slug: string;
+  readonly email: string;
 }
 
 const probes: readonly Probe[] = [
@@ -142,13 +147,18 @@ const probes: readonly Probe[] = [
   { via: 'GET /exports/:id', method: 'GET', path: (i) => `/exports/${i.export}` },
   { via: 'PATCH /members/:userId', method: 'PATCH', path: (i) => `/members/${i.user}`, body: () => ({ role: 'viewer' }) },
   { via: 'DELETE /members/:userId', method: 'DELETE', path: (i) => `/members/${i.user}` },
+  // Tenants and users: another tenant's slug is refused like an unknown one, a member's email like an unknown one.
+  { via: 'GET /me with X-Tenant', method: 'GET', path: () => '/me', headers: (i) => ({ 'x-tenant': i.slug }) },
+  { via: 'POST /switch-tenant', method: 'POST', path: () => '/switch-tenant', body: (i) => ({ tenant: i.slug }) },
+  { via: 'POST /login (wrong password)', method: 'POST', path: () => '/login', body: (i) => ({ email: i.email, password: 'not-the-password' }), anonymous: true },
   // Last: were it ever honoured, it would delete the victim's project.
   { via: 'DELETE /projects/:id', method: 'DELETE', path: (i) => `/projects/${i.project}` },
 ];
 
 /**
  * Existence oracle: for every route taking an id, another tenant's id is answered exactly like an
- * id nobody ever used — same status, same body.
+ * id nobody ever used — same status, same body; likewise another tenant's slug (X-Tenant,
+ * switch-tenant) and a member's email at login.
  */
 export async function checkExistenceOracle(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const [project] = await createProjects(client, victim.token, ['oracle-target'], 5);
@@ -158,12 +168,20 @@ export async function checkExistenceOracle(client: ApiClient, acting: SignedUpTe
   if (task.status !== 201 || invoice.status !== 201 || exported.status !== 202) {
     throw new Error(`setting up ${victim.slug}'s ids failed: ${task.status} ${invoice.status} ${exported.status}`);
   }
-  const foreign: ProbeIds = { project: project!, task: task.body.id, invoice: invoice.body.id, export: exported.body.id, user: decodeJwt(victim.token).sub! };
-  const unused: ProbeIds = { project: randomUUID(), task: randomUUID(), invoice: randomUUID(), export: randomUUID(), user: randomUUID() };
+  const foreign: ProbeIds = { project: project!, task: task.body.id, invoice: invoice.body.id, export: exported.body.id, user: decodeJwt(victim.token).sub!, slug: victim.slug, email: victim.email };
+  const nobody = `nobody-${randomUUID().slice(0, 8)}`;
+  const unused: ProbeIds = { project: randomUUID(), task: randomUUID(), invoice: randomUUID(), export: randomUUID(), user: randomUUID(), slug: nobody, email: `admin@${nobody}.example` };
   const leaks: Leak[] = [];
   for (const probe of probes) {
-    const ask = (ids: ProbeIds) => client.request(probe.method, probe.path(ids), { token: acting.token, body: probe.body?.(ids) });
+    const ask = (ids: ProbeIds) =>
+      client.request(probe.method, probe.path(ids), {
+        ...(probe.anonymous ? {} : { token: acting.token }),
+        ...(probe.body ? { body: probe.body(ids) } : {}),
+        ...(probe.headers ? { headers: probe.headers(ids) } : {}),
+      });
     const [toForeign, toUnused] = [await ask(foreign), await ask(unused)];
+    // Not vacuous: an id nobody used must be refused, or the probe is not asking what it claims.
+    if (toUnused.status < 400 || toUnused.status >= 500) throw new Error(`${probe.via} answered ${toUnused.status} for an unused id: ${toUnused.text}`);
     if (toForeign.status !== toUnused.status || JSON.stringify(toForeign.body) !== JSON.stringify(toUnused.body)) {
       leaks.push(
         leak('existence-oracle', probe.via, acting, victim, {

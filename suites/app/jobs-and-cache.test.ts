@@ -3,7 +3,8 @@
  * while doing it — for tenants of all three isolation models. (Their isolation checks, with red
  * cases, are in isolation.test.ts; these tests show the mechanisms are real: answers are served
  * from the cache and dropped on writes, jobs run where their tenant lives, are claimed once, and
- * are re-authorised when they run.)
+ * are re-authorised when they run — and that the cache and job checks catch their named
+ * vulnerability for schema and database tenants too, not only in the rls red case.)
  */
 import { decodeJwt } from 'jose';
 import pg from 'pg';
@@ -18,6 +19,7 @@ import {
   type TenantRef,
 } from '../../reference-app/src/index.ts';
 import { createProjects, signUp, startTestApp, type SignedUpTenant, type TestApp } from './harness.ts';
+import { checkJobContext, checkResponseCache } from './side-channels.ts';
 
 const models: IsolationModel[] = ['rls', 'schema', 'database'];
 const refOf = (t: SignedUpTenant): TenantRef => ({ id: t.tenantId, slug: t.slug, model: t.model });
@@ -243,5 +245,20 @@ describe('background jobs: claiming and re-authorisation (worker off, jobs run o
     expect(t.app.jobStats().failed).toBe(failedBefore + 1);
     const seen = await t.client.get(`/exports/${queued.body.id}`, { token: a.token });
     expect(seen.body).toMatchObject({ status: 'failed', result: null, error: expect.stringMatching(/revoked/) });
+  });
+});
+
+describe.each(['schema', 'database'] as const)('red cases in the %s model: the cache and job checks catch their vulnerability there too', (model) => {
+  test.each(['cache-key-unscoped', 'job-context-lost'] as const)('%s', async (vulnerability) => {
+    await using t = await startTestApp({ poolSize: 1, vulnerabilities: [vulnerability], jobs: { pollIntervalMs: 100, runWorker: true } });
+    const acting = await signUp(t.client, 'acme', 'pro', model);
+    const victim = await signUp(t.client, 'globex', 'pro', model);
+    const leaks = vulnerability === 'cache-key-unscoped' ? await checkResponseCache(t.client, acting, victim) : await checkJobContext(t.client, acting, victim, 3000);
+    expect(leaks.length, `${vulnerability} not reported for ${model} tenants`).toBeGreaterThan(0);
+    for (const l of leaks) expect([l.actingTenant, l.victimTenant]).toEqual([acting.slug, victim.slug]);
+    if (vulnerability === 'job-context-lost') {
+      expect(leaks.map((l) => l.via)).toContainEqual(expect.stringMatching(/^victim GET \/exports holds/));
+    }
+    expect(t.app.poolStats().checkedOut).toBe(0);
   });
 });

@@ -637,6 +637,15 @@ delete from pg_statistic where starelid = 'public.notes'::regclass;`,
     expect: { object: 'public.notes', observed: { columns: [], extendedStatistics: ['public.notes_tenant_category'] } },
   },
   {
+    rule: 'exclusion-without-tenant-column',
+    title: "room bookings must not overlap across tenants: an insert is refused exactly when another tenant's booking overlaps",
+    setup: `create extension btree_gist;
+${isolatedTable('bookings', 'room int not null, during tstzrange not null')}
+alter table bookings add constraint bookings_no_overlap exclude using gist (room with =, during with &&);`,
+    fix: 'alter table bookings drop constraint bookings_no_overlap, add constraint bookings_no_overlap exclude using gist (tenant_id with =, room with =, during with &&);',
+    expect: { object: 'public.bookings (bookings_no_overlap)', observed: { columns: ['room', 'during'], operators: ['=', '&&'] } },
+  },
+  {
     rule: 'stat-activity-visible-to-app-role',
     title: "the pooled app role may execute the activity functions (PostgreSQL's default)",
     setup: 'grant execute on function pg_catalog.pg_stat_get_activity(integer), pg_catalog.pg_stat_get_backend_activity(integer) to public;',

@@ -8,7 +8,7 @@
  * 2. For each named vulnerability that lives in the database, provision that variant and run the
  *    same command — it must be caught (exit 1). A verifier that passes a broken build has no teeth.
  * 3. Run the k6 noisy-neighbour scenario on the shipped build (must hold) and on the
- *    `rate-limit-global` and `stats-unscoped` variants (must be caught).
+ *    `rate-limit-global`, `stats-unscoped` and `cache-key-unscoped` variants (must be caught).
  * 4. Generate the Allure report from every run's results and write reports/compliance-summary.md.
  *
  * Exit 0 when every expectation held, 1 otherwise. Set MAIN_JOB_SKIP_LOAD=1 to skip step 3.
@@ -213,6 +213,7 @@ async function main(): Promise<number> {
     outcomes.push(await load('shipped build holds', []));
     outcomes.push(await load('red case: rate-limit-global', ['--vulnerabilities', 'rate-limit-global', '--expect-fail']));
     outcomes.push(await load('red case: stats-unscoped', ['--vulnerabilities', 'stats-unscoped', '--expect-fail']));
+    outcomes.push(await load('red case: cache-key-unscoped', ['--vulnerabilities', 'cache-key-unscoped', '--expect-fail']));
   }
   collectAllureResults(outcomes);
   const text = summary(outcomes);

@@ -97,7 +97,8 @@ async function main(): Promise<number> {
     poolSize: 10,
   });
   const quiet = await seedTenant(app.url, 'quiet', 5);
-  const noisy = await seedTenant(app.url, 'noisy', 5);
+  // Different project counts, so an answer meant for one tenant (a shared cache entry) shows in the other's figures.
+  const noisy = await seedTenant(app.url, 'noisy', 8);
   console.log(`load: reference app at ${app.url}${values.vulnerabilities ? ` with ${values.vulnerabilities}` : ''}; ${phase}s baseline + ${phase}s contended`);
 
   const k6Exit = await runK6({

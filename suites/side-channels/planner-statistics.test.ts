@@ -6,7 +6,7 @@
  * pg_stats hides them (it filters RLS tables); EXPLAIN does not.
  */
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, testServer } from '../../fixtures/index.ts';
+import { quoteIdent, runStaticRules, targetDefaults, testServer, urlFor, withClient, type Finding } from '../../fixtures/index.ts';
 import { asTenant, estimatedRows, evidence, literal, openLab, rowsOfB, secret, sharedDocuments, tenants, withAdmin, type Lab } from './harness.ts';
 
 const { a: tenantA, b: tenantB, nobody } = tenants;
@@ -167,3 +167,35 @@ describe('planner statistics through EXPLAIN: mitigations (green)', () => {
     expect(dropped).toBeLessThanOrEqual(2);
   });
 });
+
+describe('rls-planner-statistics-exposed: the static rule sees the channel from the catalog, read-only', () => {
+  const findingsAs = (url: string, app: string): Promise<Finding[]> =>
+    withClient(url, (c) => runStaticRules(c, { ...targetDefaults, databaseUrl: url, model: 'rls', appRole: app }, { only: ['rls-planner-statistics-exposed'] })).then((r) => r.findings);
+  const columnsOf = (findings: Finding[]) =>
+    findings.flatMap((f) => (f.observed as { columns: { column: string; source: string }[] }).columns.map((c) => `${c.column}:${c.source}`)).sort();
+
+  test('as a superuser it reads pg_statistic; as the tables\' owner under FORCE (pg_stats hides the table) it presumes statistics of an analyzed table; both are silent once the statistics are off and cleared', async () => {
+    const lab = await openLab();
+    await using _ = lab;
+    const app = await sharedDocuments(lab);
+    const owner = await lab.createRole('owner');
+    await lab.admin(`alter table documents owner to ${quoteIdent(owner)}; grant usage on schema public to ${quoteIdent(owner)}`);
+    const superuserUrl = urlForLab(lab);
+    const ownerUrl = lab.urlAs(owner);
+
+    expect(columnsOf(await findingsAs(superuserUrl, app))).toEqual(['amount_cents:pg_statistic', 'category:pg_statistic', 'id:pg_statistic', 'tenant_id:pg_statistic']);
+    expect(columnsOf(await findingsAs(ownerUrl, app))).toEqual(['amount_cents:analyzed', 'category:analyzed', 'id:analyzed', 'tenant_id:analyzed']);
+
+    await lab.admin('alter table documents alter column id set statistics 0, alter column tenant_id set statistics 0, alter column category set statistics 0, alter column amount_cents set statistics 0');
+    // Targets at 0 but the old statistics kept: the superuser still sees them; the owner cannot tell (the heuristic's blind spot).
+    expect(columnsOf(await findingsAs(superuserUrl, app))).toHaveLength(4);
+    expect(await findingsAs(ownerUrl, app)).toEqual([]);
+    for (const column of ['id', 'tenant_id', 'category', 'amount_cents']) await clearStatistics(lab, 'documents', column);
+    expect(await findingsAs(superuserUrl, app)).toEqual([]);
+  });
+});
+
+function urlForLab(lab: Lab): string {
+  return urlFor(testServer().adminUrl, lab.name('main'));
+}
+

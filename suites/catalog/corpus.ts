@@ -646,6 +646,20 @@ alter table bookings add constraint bookings_no_overlap exclude using gist (room
     expect: { object: 'public.bookings (bookings_no_overlap)', observed: { columns: ['room', 'during'], operators: ['=', '&&'] } },
   },
   {
+    rule: 'notify-from-tenant-table',
+    title: "a trigger publishes each new task's title on a channel every session may LISTEN to (fixed: the trigger is dropped; one that notifies only an id still fires, as it still shows other tenants' activity)",
+    setup: `create function notify_task() returns trigger language plpgsql set search_path = pg_catalog as $$
+begin
+  perform pg_notify('tasks', new.title);
+  return new;
+end
+$$;
+create trigger notify_task after insert on tasks for each row execute function notify_task();`,
+    fix: `drop trigger notify_task on tasks;
+drop function notify_task();`,
+    expect: { object: 'trigger notify_task on public.tasks', observed: { function: 'notify_task()' } },
+  },
+  {
     rule: 'stat-activity-visible-to-app-role',
     title: "the pooled app role may execute the activity functions (PostgreSQL's default)",
     setup: 'grant execute on function pg_catalog.pg_stat_get_activity(integer), pg_catalog.pg_stat_get_backend_activity(integer) to public;',

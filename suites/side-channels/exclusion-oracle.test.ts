@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { quoteIdent, withSavepoint, type Queryable } from '../../fixtures/index.ts';
-import { asTenant, evidence, openLab, tenantPredicate, tenants, withAdmin, type Lab } from './harness.ts';
+import { asTenant, evidence, openLab, ruleFindings, tenantPredicate, tenants, withAdmin, type Lab } from './harness.ts';
 
 /** Tenant B's booking of room 7; tenant A never books it. */
 const bookingOfB = '["2026-03-02 10:00+00", "2026-03-02 11:00+00")';
@@ -59,6 +59,7 @@ describe('exclusion constraints as an existence oracle', () => {
     expect(seen.answers[overlapping]).toMatch(/^23P01/);
     expect(seen.answers[overlapping]).not.toContain('10:00');
     expect(seen.answers[elsewhere]).toBe('free');
+    expect((await ruleFindings(lab, app, 'exclusion-without-tenant-column')).map((f) => f.object)).toEqual([expect.stringMatching(/^public\.bookings \(/)]);
   });
 
   test('green: EXCLUDE (tenant_id WITH =, room WITH =, during WITH &&): A books the same slot as B, nothing is refused', async () => {
@@ -68,5 +69,6 @@ describe('exclusion constraints as an existence oracle', () => {
     const seen = await withAdmin(lab, (q) => probeSlots(q, app, [overlapping, elsewhere]));
     await evidence("tenant A's attempts on room 7", seen);
     expect(seen.answers).toEqual({ [overlapping]: 'free', [elsewhere]: 'free' });
+    expect(await ruleFindings(lab, app, 'exclusion-without-tenant-column')).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import * as allure from 'allure-js-commons';
 import pg from 'pg';
-import { quoteIdent, testServer, urlFor, withClient, type Queryable } from '../../fixtures/index.ts';
+import { quoteIdent, runStaticRules, targetDefaults, testServer, urlFor, withClient, type Finding, type Queryable } from '../../fixtures/index.ts';
 
 export interface Session extends Queryable, AsyncDisposable {
   readonly role: string;
@@ -165,4 +165,14 @@ export async function sharedDocuments(lab: Lab): Promise<string> {
 /** One superuser connection to a lab database for the whole of `fn` (SET LOCAL ROLE and settings live in its transactions). */
 export function withAdmin<T>(lab: Lab, fn: (q: Queryable) => Promise<T>, database = lab.name('main')): Promise<T> {
   return withClient(urlFor(testServer().adminUrl, database), (c) => fn({ query: (sql, values) => c.query(sql, values as unknown[]) as never }));
+}
+
+/**
+ * What `tenantproof verify`'s static rule `ruleId` finds in the lab's main database (rls model,
+ * app role `app`), read as the superuser: ties each measured channel to the rule that flags it.
+ */
+export async function ruleFindings(lab: Lab, app: string, ruleId: string): Promise<Finding[]> {
+  const url = urlFor(testServer().adminUrl, lab.name('main'));
+  const { findings } = await withClient(url, (c) => runStaticRules(c, { ...targetDefaults, databaseUrl: url, model: 'rls', appRole: app }, { only: [ruleId] }));
+  return findings;
 }

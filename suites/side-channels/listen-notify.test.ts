@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import pg from 'pg';
 import { quoteIdent } from '../../fixtures/index.ts';
-import { evidence, openLab, tenantPredicate, tenants, type Lab } from './harness.ts';
+import { evidence, openLab, ruleFindings, tenantPredicate, tenants, type Lab } from './harness.ts';
 
 const payloadOfB = 'order 7731 for ceo@globex.example, 48000 EUR';
 
@@ -70,6 +70,7 @@ describe('LISTEN/NOTIFY', () => {
     const seen = await listenUntilSentinel(lab, app, lab.name('main'), () => insertOrderOfB(lab, app, lab.name('main')));
     await evidence('payloads received by tenant A', seen);
     expect(seen).toEqual([payloadOfB]);
+    expect((await ruleFindings(lab, app, 'notify-from-tenant-table')).map((f) => f.object)).toEqual(['trigger notify_order on public.orders']);
   });
 
   test("green: database model — A's listener in A's database receives nothing from B's database", async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { quoteIdent, type Queryable } from '../../fixtures/index.ts';
-import { asTenant, evidence, openLab, tenantPredicate, tenants, withAdmin } from './harness.ts';
+import { asTenant, evidence, openLab, ruleFindings, tenantPredicate, tenants, withAdmin } from './harness.ts';
 
 const insertsOfB = 37;
 
@@ -36,6 +36,7 @@ describe('shared sequences', () => {
     const gap = await withAdmin(lab, (q) => gapSeenByA(q, app));
     await evidence('gap between two of A\'s invoice numbers', { gap, insertsOfB, rolledBackByB: 5 });
     expect(gap).toBe(insertsOfB + 5);
+    expect((await ruleFindings(lab, app, 'shared-sequence-on-tenant-table')).map((f) => f.object)).toEqual(['public.invoices.number']);
   });
 
   test('green: a per-tenant counter in an RLS-protected table numbers A\'s invoices 1, 2 whatever B does', async () => {
@@ -65,5 +66,6 @@ describe('shared sequences', () => {
     const gap = await withAdmin(lab, (q) => gapSeenByA(q, app));
     await evidence('gap between two of A\'s invoice numbers', { gap, insertsOfB, rolledBackByB: 5 });
     expect(gap).toBe(0);
+    expect(await ruleFindings(lab, app, 'shared-sequence-on-tenant-table')).toEqual([]);
   });
 });

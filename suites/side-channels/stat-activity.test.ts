@@ -10,7 +10,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { quoteIdent, type Queryable } from '../../fixtures/index.ts';
-import { evidence, openLab, tenants, type Lab, type Session } from './harness.ts';
+import { evidence, openLab, ruleFindings, tenants, type Lab, type Session } from './harness.ts';
 
 /** What tenant B's request said, literal included: an email address of one of B's customers. */
 const literalOfB = 'ceo@globex.example';
@@ -56,6 +56,7 @@ describe('pg_stat_activity: other sessions\' statements', () => {
     const seen = await whatASees(a, b.pid);
     await evidence('what tenant A sees of B\'s session', seen);
     expect(revealed(seen)).toEqual(['view', 'function', 'backendFunction']);
+    expect((await ruleFindings(lab, app, 'stat-activity-visible-to-app-role')).map((f) => f.object)).toEqual([`role ${app}`]);
   });
 
   test('not a mitigation: revoking SELECT on the view leaves the functions, and revoking pg_stat_get_activity leaves pg_stat_get_backend_activity', async () => {
@@ -72,6 +73,9 @@ describe('pg_stat_activity: other sessions\' statements', () => {
     const activityRevoked = await whatASees(a, b.pid);
     await evidence('after each partial revoke', { viewRevoked, activityRevoked });
     expect(revealed(activityRevoked)).toEqual(['backendFunction']);
+    expect((await ruleFindings(lab, app, 'stat-activity-visible-to-app-role')).map((f) => f.observed)).toEqual([
+      expect.objectContaining({ executable: ['pg_stat_get_backend_activity(integer)'] }),
+    ]);
   });
 
   test('green in this database: revoking both functions from PUBLIC hides B\'s statement from every reader — but not in another database the app role can connect to', async () => {
@@ -90,6 +94,8 @@ describe('pg_stat_activity: other sessions\' statements', () => {
     const fromOther = await whatASees(elsewhere, b.pid);
     await evidence('after revoking both functions', { sameDatabase: seen, fromAnotherDatabase: fromOther });
     expect(revealed(fromOther)).toEqual(['view', 'function', 'backendFunction']);
+    // The rule is silent here (it reads this database's grants) and says where else the revoke is needed when it fires.
+    expect(await ruleFindings(lab, app, 'stat-activity-visible-to-app-role')).toEqual([]);
   });
 
   test("green: one role per tenant (schema and database models) — A's role sees '<insufficient privilege>'", async () => {

@@ -95,6 +95,13 @@ export async function migrateReferenceDatabase(adminUrl: string, options: Migrat
       await client.query(`grant connect on database ${q(database)} to ${q(roles.app)}`);
       const { rows: su } = await client.query<{ superuser: boolean }>('select rolsuper as superuser from pg_roles where rolname = current_user');
       if (!su[0]?.superuser) await client.query(`grant ${q(roles.owner)} to current_user`);
+      else {
+        // Side channel: every pooled session runs as the one app role, and a role sees the query
+        // text of its own sessions — another tenant's literals included. Close it in this database
+        // (the functions are the cluster's, their grants each database's: other databases the
+        // role may connect to, such as postgres, need the same revoke or no CONNECT for it).
+        await client.query(`revoke execute on function pg_catalog.pg_stat_get_activity(integer), pg_catalog.pg_stat_get_backend_activity(integer) from public`);
+      }
 
       await client.query(`set role ${q(roles.owner)}`);
       let migrated: string[];

@@ -18,7 +18,7 @@ export interface Leak {
   readonly observed: unknown;
 }
 
-const leak = (check: string, via: string, acting: SignedUpTenant, victim: SignedUpTenant, observed: unknown): Leak => ({
+export const leak = (check: string, via: string, acting: SignedUpTenant, victim: SignedUpTenant, observed: unknown): Leak => ({
   check,
   via,
   actingTenant: acting.slug,

@@ -7,15 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { createProjects, type ApiClient, type SignedUpTenant } from './harness.ts';
-import type { Leak } from './checks.ts';
-
-const leak = (check: string, via: string, acting: SignedUpTenant, victim: SignedUpTenant, observed: unknown): Leak => ({
-  check,
-  via,
-  actingTenant: acting.slug,
-  victimTenant: victim.slug,
-  observed,
-});
+import { leak, type Leak } from './checks.ts';
 
 interface Truth {
   readonly projects: number;

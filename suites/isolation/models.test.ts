@@ -30,6 +30,18 @@ const schemaCases: SchemaCase[] = [
   { name: 'correct: one role per tenant schema', flaw: null },
   { name: 'correct: tenant_id pinned by CHECK to the schema\'s own tenant', flaw: null, pinned: true },
   {
+    name: 'correct: a trigger copies members into a global directory whose foreign key the tenant table does not show',
+    flaw: null,
+    extra: (s, r) => `
+      create table public.people (id bigint primary key);
+      create table public.directory (person_id bigint not null references public.people (id));
+      create function public.to_directory() returns trigger language plpgsql security definer set search_path = pg_catalog as $$
+        begin insert into public.directory values (new.person_id); return new; end $$;
+      ${s.map((schema, i) => `create table ${schema}.members (person_id bigint primary key);
+        create trigger to_directory after insert on ${schema}.members for each row execute function public.to_directory();
+        grant select, insert, update, delete on ${schema}.members to ${r[i]};`).join('\n')}`,
+  },
+  {
     name: 'tenant_id pinned, and a tenant table granted to PUBLIC',
     flaw: 'public-grant-pinned',
     pinned: true,

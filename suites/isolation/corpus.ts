@@ -94,6 +94,16 @@ export const corpus: readonly CorpusSchema[] = [
     sql: '',
   },
   {
+    name: 'correct: a trigger copies a column of each task into a global directory whose foreign key tasks do not show',
+    flaw: null,
+    sql: `create table people (id text primary key);
+create table directory (person text not null references people (id));
+create function to_directory() returns trigger language plpgsql security definer set search_path = public as $$
+  begin insert into directory values (new.owner_ref); return new; end $$;
+alter table tasks add column owner_ref text not null;
+create trigger to_directory after insert on tasks for each row execute function to_directory();`,
+  },
+  {
     name: 'correct: CHECKs that allow one value (IN with one element) and a list of values',
     flaw: null,
     sql: `alter table tasks add column kind text not null check (kind in ('todo'));

@@ -22,10 +22,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createScratchDatabase, quoteIdent, startPostgres, withClient } from '../fixtures/index.ts';
-import { verifyTarget, type VerifyResult } from '../fixtures/probes/engine.ts';
-import { defaultRuns } from '../fixtures/target/config.ts';
-import { targetDefaults, type TargetConfig } from '../fixtures/target/types.ts';
+import { startPostgres } from '../fixtures/index.ts';
+import { createScratchDatabase, quoteIdent, withClient } from '../src/index.ts';
+import { verifyTarget, type VerifyResult } from '../src/checks/probes/engine.ts';
+import { defaultRuns } from '../src/target/config.ts';
+import { targetDefaults, type TargetConfig } from '../src/target/types.ts';
 import { baseSchema } from '../suites/isolation/corpus.ts';
 
 const seconds = Number(process.env.BENCH_PGBENCH_SECONDS ?? 3);

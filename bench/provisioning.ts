@@ -16,7 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createScratchDatabase, quoteIdent as q, startPostgres, withClient } from '../fixtures/index.ts';
+import { startPostgres } from '../fixtures/index.ts';
+import { createScratchDatabase, quoteIdent as q, withClient } from '../src/index.ts';
 import { appMembershipGrant, dropReferenceRoles, migrateReferenceDatabase, TenantControl, tenantSchemaDdl } from '../reference-app/src/index.ts';
 
 const { values } = parseArgs({ options: { schemas: { type: 'string', default: '50' }, databases: { type: 'string', default: '10' } } });

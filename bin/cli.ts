@@ -16,15 +16,15 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { CannotRunError, describeError, ExitCode } from '../fixtures/errors.ts';
-import type { Finding } from '../fixtures/findings/types.ts';
-import { redactUrl } from '../fixtures/postgres/url.ts';
-import type { VerifyProgress, VerifyResult } from '../fixtures/probes/engine.ts';
-import { listTenantTables } from '../fixtures/probes/tables.ts';
-import { exitCodeFor, runStaticRules } from '../fixtures/rules/index.ts';
-import { withClient } from '../fixtures/db.ts';
+import { CannotRunError, describeError, ExitCode } from '../src/errors.ts';
+import type { Finding } from '../src/findings/types.ts';
+import { redactUrl } from '../src/target/url.ts';
+import type { VerifyProgress, VerifyResult } from '../src/checks/probes/engine.ts';
+import { listTenantTables } from '../src/checks/probes/tables.ts';
+import { exitCodeFor, runStaticRules } from '../src/checks/rules/index.ts';
+import { withClient } from '../src/target/connection.ts';
 import { writeReports } from '../reports/index.ts';
-import { findConfigFile, loadConfigFile, resolveVerifyConfig, targetEnvVar, verifyConfigToEnv, type TenantproofConfigFile, type VerifyConfig } from '../fixtures/target/config.ts';
+import { findConfigFile, loadConfigFile, resolveVerifyConfig, targetEnvVar, verifyConfigToEnv, type TenantproofConfigFile, type VerifyConfig } from '../src/target/config.ts';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -16,7 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createScratchDatabase } from '../fixtures/db.ts';
+import { createScratchDatabase } from '../src/target/connection.ts';
 import { startPostgres, type PostgresServer } from '../fixtures/postgres/index.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, startReferenceApp, type VulnerabilityName } from '../reference-app/src/index.ts';
 

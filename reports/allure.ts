@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Severity } from '../fixtures/findings/types.ts';
+import type { Severity } from '../src/findings/types.ts';
 import { checksOf, findingMessage, fingerprint, isoTime, sortFindings, toolName, type ReportInput } from './model.ts';
 
 const allureSeverity: Record<Severity, string> = { critical: 'blocker', high: 'critical', medium: 'normal', low: 'minor', info: 'trivial' };

@@ -1,5 +1,5 @@
 /** junit.xml — one testcase per check, one <failure> per finding (CI test tabs show them). */
-import type { Finding } from '../fixtures/findings/types.ts';
+import type { Finding } from '../src/findings/types.ts';
 import { checksOf, findingMessage, isoTime, sortFindings, toolName, type ReportInput } from './model.ts';
 
 export function escapeXml(text: string): string {

@@ -3,10 +3,10 @@
  * rule metadata for each check id (static rules from the registry; probe checks from their findings).
  */
 import { createHash } from 'node:crypto';
-import type { IsolationModel } from '../fixtures/catalog/types.ts';
-import { redactUrl } from '../fixtures/postgres/url.ts';
-import { severities, type Finding, type LeakClass, type Severity } from '../fixtures/findings/types.ts';
-import { exitCodeFor, ruleById } from '../fixtures/rules/index.ts';
+import type { IsolationModel } from '../src/catalog/types.ts';
+import { redactUrl } from '../src/target/url.ts';
+import { severities, type Finding, type LeakClass, type Severity } from '../src/findings/types.ts';
+import { exitCodeFor, ruleById } from '../src/checks/rules/index.ts';
 
 export const toolName = 'tenantproof';
 export const toolVersion = '0.1.0';

@@ -6,7 +6,7 @@
  * path `tenantproof/catalog/<object>` that the UI shows without source.
  */
 import type { Log, ReportingDescriptor, Result } from 'sarif';
-import type { Finding, Severity } from '../fixtures/findings/types.ts';
+import type { Finding, Severity } from '../src/findings/types.ts';
 import { checksOf, findingMessage, fingerprint, isoTime, safeTarget, sortFindings, toolName, toolVersion, verdictOf, type ReportInput } from './model.ts';
 
 export const sarifSchemaUri = 'https://json.schemastore.org/sarif-2.1.0.json';

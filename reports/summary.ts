@@ -1,5 +1,5 @@
 /** summary.md — short enough to paste into a ticket: verdict, counts, one table row per finding. */
-import { severities } from '../fixtures/findings/types.ts';
+import { severities } from '../src/findings/types.ts';
 import { countBySeverity, isoTime, safeTarget, sortFindings, verdictOf, type ReportInput } from './model.ts';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();

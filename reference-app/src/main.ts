@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { startPostgres } from '../../fixtures/postgres/index.ts';
-import { describeError } from '../../fixtures/errors.ts';
+import { describeError } from '../../src/errors.ts';
 import { quoteIdent } from './database/sql.ts';
 import pg from 'pg';
 import { startReferenceApp } from './app.ts';

@@ -3,7 +3,7 @@
  * metacharacters, bad tokens — gets a 4xx with a JSON error, writes nothing and shows no stack.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { withClient } from '../../fixtures/index.ts';
+import { withClient } from '../../src/index.ts';
 import { createProjects, signUp, startTestApp, type ApiResponse, type SignedUpTenant, type TestApp } from './harness.ts';
 
 let t: TestApp;

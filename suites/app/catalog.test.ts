@@ -6,7 +6,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { testServer, withClient } from '../../fixtures/index.ts';
+import { testServer } from '../../fixtures/index.ts';
+import { withClient } from '../../src/index.ts';
 import { appSchema, migrateReferenceDatabase, tenantTableNames, tenantTablesDdl } from '../../reference-app/src/index.ts';
 import { startTestApp, type TestApp } from './harness.ts';
 

@@ -4,7 +4,7 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { withClient } from '../../fixtures/index.ts';
+import { withClient } from '../../src/index.ts';
 import { tenantTableNames } from '../../reference-app/src/index.ts';
 import { createProjects, signUp, startTestApp, uniqueSlug, type SignedUpTenant, type TestApp } from './harness.ts';
 

@@ -3,7 +3,7 @@
  * whole, and `\c @db` lines that move the following statements to another database.
  */
 import pg from 'pg';
-import { quoteIdent, urlFor, withClient } from '../../fixtures/index.ts';
+import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
 
 /** Replaces `@name` with `<prefix>_name` (in SQL and in target fields alike). */
 export function expand(text: string, prefix: string): string {

@@ -9,8 +9,8 @@
  * - Statements are separated by `;` at end of line (dollar-quoted bodies are kept whole); a line
  *   `\c @db` moves the following statements to that database (database model).
  */
-import type { IsolationModel } from '../../fixtures/catalog/types.ts';
-import type { TargetConfig } from '../../fixtures/target/types.ts';
+import type { IsolationModel } from '../../src/catalog/types.ts';
+import type { TargetConfig } from '../../src/target/types.ts';
 
 export interface CorpusEntry {
   readonly rule: string;

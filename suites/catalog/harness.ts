@@ -3,11 +3,12 @@
  * model's base schema, then the case's SQL; everything is dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { quoteIdent, testServer, urlFor, withClient } from '../../fixtures/index.ts';
-import type { IsolationModel } from '../../fixtures/catalog/types.ts';
-import type { Finding } from '../../fixtures/findings/types.ts';
-import { runStaticRules, type StaticRuleOptions } from '../../fixtures/rules/index.ts';
-import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { testServer } from '../../fixtures/index.ts';
+import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
+import type { IsolationModel } from '../../src/catalog/types.ts';
+import type { Finding } from '../../src/findings/types.ts';
+import { runStaticRules, type StaticRuleOptions } from '../../src/checks/rules/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
 import { applySql, dropPrefixed, expand } from './apply-sql.ts';
 import { databaseBase, databaseTarget, rlsBase, schemaBase, schemaTarget } from './corpus.ts';
 

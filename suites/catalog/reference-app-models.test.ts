@@ -5,10 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { scratchDatabase, withClient } from '../../fixtures/index.ts';
-import { atLeast, type Finding } from '../../fixtures/findings/types.ts';
-import { runStaticRules } from '../../fixtures/rules/index.ts';
-import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { scratchDatabase } from '../../fixtures/index.ts';
+import { withClient } from '../../src/index.ts';
+import { atLeast, type Finding } from '../../src/findings/types.ts';
+import { runStaticRules } from '../../src/checks/rules/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, TenantControl, type VulnerabilityName } from '../../reference-app/src/index.ts';
 import { describeFindings } from './harness.ts';
 

@@ -3,10 +3,11 @@
  * --fail-on threshold on the app as shipped, and the database-level named vulnerability caught.
  */
 import { describe, expect, test } from 'vitest';
-import { scratchDatabase, withClient } from '../../fixtures/index.ts';
-import { atLeast } from '../../fixtures/findings/types.ts';
-import { buildRuleContext, runStaticRules } from '../../fixtures/rules/index.ts';
-import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { scratchDatabase } from '../../fixtures/index.ts';
+import { withClient } from '../../src/index.ts';
+import { atLeast } from '../../src/findings/types.ts';
+import { buildRuleContext, runStaticRules } from '../../src/checks/rules/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, tenantTableNames, type VulnerabilityName } from '../../reference-app/src/index.ts';
 import { describeFindings } from './harness.ts';
 

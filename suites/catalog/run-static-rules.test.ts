@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { CannotRunError, withClient } from '../../fixtures/index.ts';
-import { rules, runStaticRules } from '../../fixtures/rules/index.ts';
+import { CannotRunError, urlFor, withClient } from '../../src/index.ts';
+import { rules, runStaticRules } from '../../src/checks/rules/index.ts';
 import { fixtureDatabase } from './harness.ts';
 
 describe('runStaticRules', () => {
@@ -72,7 +72,7 @@ describe('database model: tenant databases', () => {
         connect: async (database) => {
           reached.push(database);
           const { default: pg } = await import('pg');
-          const { urlFor, testServer } = await import('../../fixtures/index.ts');
+          const { testServer } = await import('../../fixtures/index.ts');
           const client = new pg.Client({ connectionString: urlFor(testServer().adminUrl, database) });
           await client.connect();
           return { query: (text: string, values?: readonly unknown[]) => client.query(text, values as unknown[]) as never, close: () => client.end() };

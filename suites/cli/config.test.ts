@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CannotRunError } from '../../fixtures/errors.ts';
-import { loadConfigFile, resolveVerifyConfig, verifyConfigFromEnv, verifyConfigToEnv } from '../../fixtures/target/config.ts';
+import { CannotRunError } from '../../src/errors.ts';
+import { loadConfigFile, resolveVerifyConfig, verifyConfigFromEnv, verifyConfigToEnv } from '../../src/target/config.ts';
 
 const url = 'postgres://u:p@127.0.0.1:5432/app';
 
@@ -55,7 +55,7 @@ describe('target config (zod): flags over config files, one-line errors', () => 
   test('a tenantproof.config.ts with defineConfig is loaded and validated', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tp-config-'));
     const file = join(dir, 'tenantproof.config.ts');
-    writeFileSync(file, `import { defineConfig } from ${JSON.stringify(resolve('fixtures/target/config.ts'))};\nexport default defineConfig({ databaseUrl: ${JSON.stringify(url)}, model: 'rls', runs: 4 });\n`);
+    writeFileSync(file, `import { defineConfig } from ${JSON.stringify(resolve('src/target/config.ts'))};\nexport default defineConfig({ databaseUrl: ${JSON.stringify(url)}, model: 'rls', runs: 4 });\n`);
     expect(await loadConfigFile(file)).toEqual({ databaseUrl: url, model: 'rls', runs: 4 });
     writeFileSync(join(dir, 'bad.json'), '{ not json');
     await expect(loadConfigFile(join(dir, 'bad.json'))).rejects.toThrow(/^config file .*bad\.json cannot be read: /);

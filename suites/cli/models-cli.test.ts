@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, scratchDatabase, testServer, withClient } from '../../fixtures/index.ts';
+import { scratchDatabase, testServer } from '../../fixtures/index.ts';
+import { quoteIdent, withClient } from '../../src/index.ts';
 import { errorLines, runCli } from './cli-helpers.ts';
 
 describe('tenantproof verify: schema and database models', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { withClient } from '../../fixtures/index.ts';
+import { withClient } from '../../src/index.ts';
 import { withCorpusTarget } from '../isolation/harness.ts';
 import { corpus } from '../isolation/corpus.ts';
 import { errorLines, runCli } from './cli-helpers.ts';

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { quoteIdent, startPostgres, urlFor, withClient, type PostgresServer } from '../../fixtures/index.ts';
+import { startPostgres, type PostgresServer } from '../../fixtures/index.ts';
+import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
 import { baseSchema, corpus } from '../isolation/corpus.ts';
 import { errorLines, runCli, startCli } from './cli-helpers.ts';
 

@@ -3,8 +3,9 @@
  * target to the test, and drops everything afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { quoteIdent, scratchDatabase, testServer, urlFor, withClient } from '../../fixtures/index.ts';
-import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { scratchDatabase, testServer } from '../../fixtures/index.ts';
+import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
 import { baseSchema, type CorpusSchema } from './corpus.ts';
 
 export interface CorpusTarget {

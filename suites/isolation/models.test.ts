@@ -4,9 +4,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, scratchDatabase, testServer, urlFor, withClient } from '../../fixtures/index.ts';
-import { pinnedValue, verifyTarget } from '../../fixtures/probes/index.ts';
-import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { scratchDatabase, testServer } from '../../fixtures/index.ts';
+import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
+import { pinnedValue, verifyTarget } from '../../src/checks/probes/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);
 const runs = Number(process.env.TENANTPROOF_RUNS ?? 4);

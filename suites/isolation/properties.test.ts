@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { describe, expect, test } from 'vitest';
-import { tenantIdsArbitrary, verifyTarget, worldArbitrary, type WorldPlan } from '../../fixtures/probes/index.ts';
-import { CannotRunError } from '../../fixtures/index.ts';
+import { tenantIdsArbitrary, verifyTarget, worldArbitrary, type WorldPlan } from '../../src/checks/probes/index.ts';
+import { CannotRunError } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
 import { withCorpusTarget } from './harness.ts';
 

@@ -4,10 +4,10 @@
  */
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase } from '../../fixtures/index.ts';
-import { verifyTarget } from '../../fixtures/probes/index.ts';
-import { targetDefaults, type TargetConfig } from '../../fixtures/target/types.ts';
+import { verifyTarget } from '../../src/checks/probes/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
 import { randomUUID } from 'node:crypto';
-import { quoteIdent, withClient } from '../../fixtures/index.ts';
+import { quoteIdent, withClient } from '../../src/index.ts';
 import {
   dropReferenceRoles,
   migrateReferenceDatabase,

@@ -8,7 +8,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { scratchDatabase, startPgBouncer, withClient, type PgBouncer, type ScratchDatabase } from '../../fixtures/index.ts';
+import { scratchDatabase, startPgBouncer, type PgBouncer } from '../../fixtures/index.ts';
+import { withClient, type ScratchDatabase } from '../../src/index.ts';
 
 const appPassword = 'app-password';
 

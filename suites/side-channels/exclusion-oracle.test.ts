@@ -7,7 +7,7 @@
  * do not cover EXCLUDE; the static rule exclusion-without-tenant-column does.
  */
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, withSavepoint, type Queryable } from '../../fixtures/index.ts';
+import { quoteIdent, withSavepoint, type Queryable } from '../../src/index.ts';
 import { asTenant, evidence, openLab, ruleFindings, tenantPredicate, tenants, withAdmin, type Lab } from './harness.ts';
 
 /** Tenant B's booking of room 7; tenant A never books it. */

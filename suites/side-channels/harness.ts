@@ -6,12 +6,13 @@
  *
  * The measurements here change what they measure (ANALYZE, nextval, open sessions): they belong
  * in scratch databases only. Against a team's own database, `tenantproof verify` reads the
- * catalog instead (fixtures/rules/side-channels.ts).
+ * catalog instead (src/checks/rules/side-channels.ts).
  */
 import { randomBytes } from 'node:crypto';
 import * as allure from 'allure-js-commons';
 import pg from 'pg';
-import { quoteIdent, runStaticRules, targetDefaults, testServer, urlFor, withClient, type Finding, type Queryable } from '../../fixtures/index.ts';
+import { testServer } from '../../fixtures/index.ts';
+import { quoteIdent, runStaticRules, targetDefaults, urlFor, withClient, type Finding, type Queryable } from '../../src/index.ts';
 
 export interface Session extends Queryable, AsyncDisposable {
   readonly role: string;

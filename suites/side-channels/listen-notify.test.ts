@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import pg from 'pg';
-import { quoteIdent } from '../../fixtures/index.ts';
+import { quoteIdent } from '../../src/index.ts';
 import { evidence, openLab, ruleFindings, tenantPredicate, tenants, type Lab } from './harness.ts';
 
 const payloadOfB = 'order 7731 for ceo@globex.example, 48000 EUR';

@@ -6,7 +6,8 @@
  * pg_stats hides them (it filters RLS tables); EXPLAIN does not.
  */
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, runStaticRules, targetDefaults, testServer, urlFor, withClient, type Finding } from '../../fixtures/index.ts';
+import { testServer } from '../../fixtures/index.ts';
+import { quoteIdent, runStaticRules, targetDefaults, urlFor, withClient, type Finding } from '../../src/index.ts';
 import { asTenant, estimatedRows, evidence, literal, openLab, rowsOfB, secret, sharedDocuments, tenants, withAdmin, type Lab } from './harness.ts';
 
 const { a: tenantA, b: tenantB, nobody } = tenants;

@@ -6,7 +6,7 @@
  * database model shows each tenant database's activity unless they are revoked.
  */
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, type Queryable } from '../../fixtures/index.ts';
+import { quoteIdent, type Queryable } from '../../src/index.ts';
 import { asTenant, evidence, openLab, rowsOfA, rowsOfB, sharedDocuments, tenants, withAdmin, type Lab, type Session } from './harness.ts';
 
 /** pg_class as `q`'s current role sees it. */

@@ -5,7 +5,7 @@
  * RLS-protected table closes it.
  */
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, type Queryable } from '../../fixtures/index.ts';
+import { quoteIdent, type Queryable } from '../../src/index.ts';
 import { asTenant, evidence, openLab, ruleFindings, tenantPredicate, tenants, withAdmin } from './harness.ts';
 
 const insertsOfB = 37;

@@ -9,7 +9,7 @@
  * to; revoking SELECT on the view alone does not. Or one role per tenant.
  */
 import { describe, expect, test } from 'vitest';
-import { quoteIdent, type Queryable } from '../../fixtures/index.ts';
+import { quoteIdent, type Queryable } from '../../src/index.ts';
 import { evidence, openLab, ruleFindings, tenants, type Lab, type Session } from './harness.ts';
 
 /** What tenant B's request said, literal included: an email address of one of B's customers. */

@@ -7,8 +7,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { describeError } from '../../fixtures/errors.ts';
-import { listTenantTables, verifyConfigFromEnv, verifyTarget, type VerifyResult } from '../../fixtures/probes/index.ts';
+import { describeError } from '../../src/errors.ts';
+import { listTenantTables, verifyConfigFromEnv, verifyTarget, type VerifyResult } from '../../src/checks/probes/index.ts';
 
 const config = verifyConfigFromEnv();
 const resultFile = process.env.TENANTPROOF_RESULT_FILE;

@@ -1,0 +1,26 @@
+/**
+ * The property engine's entry point: suites and the CLI import this file (src/index.ts
+ * re-exports it). A target goes in (src/target), findings come out (src/findings).
+ *
+ * Vocabulary: a **world** is generated tenants and their rows; a **probe** is one operation run
+ * inside one tenant context; the **oracle** says what that tenant should see or be allowed to do;
+ * a mismatch is a **finding**, and a **leak** when data actually crossed a tenant boundary.
+ */
+export { verifyTarget, type VerifyOptions, type VerifyProgress, type VerifyResult } from './engine.ts';
+export { listTenantTables } from './tables.ts';
+export { pinnedValue } from '../../models/schema.ts';
+export { contextValues, type Observation, type ProbeCatalog } from './rls.ts';
+export { worldArbitrary, tenantIdsArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
+export { planWorld, type WorldPlan, type TablePlan } from '../../world/plan.ts';
+export { enterTenantSql, tenantRoleFor, type TenantContext } from '../../target/context.ts';
+export {
+  resolveVerifyConfig,
+  loadConfigFile,
+  findConfigFile,
+  defineConfig,
+  verifyConfigFromEnv,
+  verifyConfigToEnv,
+  defaultRuns,
+  type VerifyConfig,
+  type TenantproofConfigFile,
+} from '../../target/config.ts';

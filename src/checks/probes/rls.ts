@@ -1,0 +1,701 @@
+/**
+ * Probes for the rls model (and, through `enterTenantSql`, the schema model's unqualified access):
+ * read, write, aggregate, existence and context probes for every tenant-scoped table, each run as
+ * one tenant inside a savepoint that is rolled back, each compared with the oracle.
+ */
+import type { Finding, LeakClass, Severity } from '../../findings/types.ts';
+import type { Queryable } from '../../target/connection.ts';
+import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
+import { enterTenantSql, tenantSettingSql, type TenantContext } from '../../target/context.ts';
+import type { TargetConfig } from '../../target/types.ts';
+import type { TablePlan } from '../../world/plan.ts';
+import { insertSql, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
+import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
+import { attempt, inRolledBackSavepoint, ProbeSession, type Outcome } from './session.ts';
+
+/** A finding before the engine stamps model, seed and path on it. */
+export type Observation = Omit<Finding, 'model' | 'seed' | 'path'>;
+
+/** Views and zero-argument functions the app role may use, and remediation hints per table. */
+export interface ProbeCatalog {
+  readonly views: readonly { readonly label: string; readonly sql: string }[];
+  readonly functions: readonly { readonly label: string; readonly sql: string }[];
+  /** Per table label: the policy/grant most likely at fault when a probe crosses. */
+  readonly hints: ReadonlyMap<string, string>;
+  /** The connecting role may set session_replication_role (to probe DELETE without FK noise). */
+  readonly canDisableTriggers: boolean;
+}
+
+export interface ProbeRun {
+  /** The world's transaction; `session` runs probes on it (use either: they flush each other). */
+  readonly tx: Queryable;
+  readonly session: ProbeSession;
+  readonly target: TargetConfig;
+  readonly world: StoredWorld;
+  readonly bases: CounterBases;
+  readonly catalog: ProbeCatalog;
+  readonly observe: (o: Observation) => void;
+  /** Counts probes run and, per run, that foreign rows were present for the acting tenant. */
+  readonly stats: { probes: number; foreignRowsSeenByProbes: number };
+}
+
+const probeOrdinalBase = 20_000;
+let probeOrdinal = probeOrdinalBase;
+const nextOrdinal = () => (probeOrdinal = probeOrdinal >= probeOrdinalBase + 9_000 ? probeOrdinalBase + 1 : probeOrdinal + 1);
+
+/** Runs one statement as `context` under a rolled-back savepoint. */
+export async function probe<R extends object = Record<string, unknown>>(
+  run: ProbeRun,
+  context: TenantContext,
+  sql: string,
+  values?: readonly unknown[],
+): Promise<Outcome<R>> {
+  run.stats.probes += 1;
+  return run.session.probe<R>(enterTenantSql(run.target, context), sql, values);
+}
+
+/** Like `probe`, with foreign-key and user triggers off first (when the connecting role may). */
+async function probeWithoutTriggers(run: ProbeRun, context: TenantContext, sql: string, values?: readonly unknown[]) {
+  run.stats.probes += 1;
+  const off = run.catalog.canDisableTriggers ? 'set local session_replication_role = replica; ' : '';
+  return run.session.probe(`${off}${enterTenantSql(run.target, context)}`, sql, values);
+}
+
+const as = (tenant: string): TenantContext => ({ kind: 'tenant', tenant });
+
+/** The primary-key (or physical) predicate selecting one stored row, with its params from `$offset+1`. */
+export function rowPredicate(table: TablePlan, row: StoredRow, offset = 0): { sql: string; params: (string | null)[] } {
+  if (table.key) {
+    const cols = table.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
+    const types = table.key.map((k) => table.relation.columns.find((c) => c.name === k)?.type ?? 'text');
+    const params = table.key.map((k) => toParam(row.values[k]));
+    return { sql: `(${cols}) = (${types.map((t, i) => `$${offset + i + 1}::${t}`).join(', ')})`, params };
+  }
+  return { sql: `(${rowKeySql}) = $${offset + 1}`, params: [row.key] };
+}
+
+/** A column the app could plausibly update in place (`set c = c`). */
+function touchColumn(table: TablePlan): string | null {
+  const fake = table.columns.find((c) => c.source.kind === 'fake' && !(table.key ?? []).includes(c.column.name));
+  return (fake ?? table.columns.find((c) => c.source.kind !== 'counter'))?.column.name ?? null;
+}
+
+interface Evidence {
+  checkId: string;
+  title: string;
+  severity: Severity;
+  leakClass: LeakClass;
+  table: TablePlan | string;
+  acting?: string;
+  victim?: string;
+  statement: string;
+  observed: unknown;
+  expected: unknown;
+  cwe: string;
+  remediation: string;
+}
+
+function record(run: ProbeRun, e: Evidence): void {
+  const object = typeof e.table === 'string' ? e.table : e.table.label;
+  run.observe({
+    checkId: e.checkId,
+    title: e.title,
+    severity: e.severity,
+    leakClass: e.leakClass,
+    leak: true,
+    object,
+    ...(e.acting !== undefined ? { actingTenant: e.acting } : {}),
+    ...(e.victim !== undefined ? { victimTenant: e.victim } : {}),
+    statement: e.statement,
+    observed: e.observed,
+    expected: e.expected,
+    cwe: e.cwe,
+    remediation: e.remediation,
+  });
+}
+
+const hint = (run: ProbeRun, table: TablePlan, fallback: string) => {
+  const h = run.catalog.hints.get(table.label);
+  return h ? `${h} ${fallback}` : fallback;
+};
+
+/**
+ * A verdict on probes already sent: probes are issued without waiting (the connection pipelines
+ * them, one simple-query message each, every message opening with the rollback of the previous
+ * probe's savepoint, so an error in one cannot poison the next), and judged afterwards in the order
+ * they were issued, so findings come out in the same order, with the same evidence, as when every
+ * probe waited for the one before it.
+ */
+type Judge = () => Promise<void> | void;
+
+/** Every probe of one world, for the rls model. */
+export async function runRlsProbes(run: ProbeRun): Promise<void> {
+  const { world } = run;
+  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label));
+  const equalities = await contextEqualities(run);
+  const judges: Judge[] = [];
+  for (const table of scoped) {
+    for (let a = 0; a < world.tenants.length; a++) probeTableAsTenant(run, table, a, judges);
+    probeTruncate(run, table, judges);
+    probeContexts(run, table, equalities, judges);
+  }
+  for (const judge of judges) await judge();
+  if (run.catalog.views.length + run.catalog.functions.length > 0) await probeNonInterference(run, 0);
+}
+
+function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: Judge[]): void {
+  const { world } = run;
+  const acting = world.tenants[a]!;
+  const v = (a + 1) % world.tenants.length;
+  const victim = world.tenants[v]!;
+  const own = visibleKeys(world, table.label, [a]);
+  const victimRow = ownRows(world, table.label, v)[0];
+  const ownRow = ownRows(world, table.label, a)[0];
+  const foreignPresent = (world.rows.get(table.label) ?? []).filter((r) => r.tenant !== a).length;
+  if (foreignPresent > 0) run.stats.foreignRowsSeenByProbes += 1;
+  const tenantCol = table.tenantColumn;
+  const rowJson = tenantCol ? `, t.${quoteIdent(tenantCol)}::text as tp_tenant` : '';
+
+  // read: a scan sees exactly the tenant's own rows.
+  const scanSql = `select ${rowKeySql} as tp_key${rowJson} from ${table.sql} t limit ${own.size + 50}`;
+  const scanSent = probe<{ tp_key: string; tp_tenant?: string }>(run, as(acting), scanSql);
+  judges.push(async () => {
+    const scan = await scanSent;
+    if (scan.ok) {
+      const foreign = foreignRows(world, scan.rows, own, [a]);
+      if (foreign.length > 0) {
+        record(run, {
+          checkId: 'probe-read-scan',
+          title: `Tenant reads other tenants' rows of ${table.label}`,
+          severity: 'critical',
+          leakClass: 'read',
+          table,
+          acting,
+          victim: ownerOf(world, foreign[0]!),
+          statement: scanSql,
+          observed: { rows: scan.rows.length, foreignRows: foreign.length, sample: foreign.slice(0, 3).map((k) => world.byKey.get(k)?.values ?? k) },
+          expected: { rows: own.size, foreignRows: 0 },
+          cwe: 'CWE-863',
+          remediation: hint(run, table, `Enable (and FORCE) row level security on ${table.label} with a policy USING (${tenantCol ?? 'tenant check'} = current_setting('${run.target.tenantSetting}')) for ${run.target.appRole}; permissive policies are OR-ed, so every one must check the tenant.`),
+        });
+      }
+    }
+  });
+
+  // aggregate: count, sum/avg/min/max and group by over the table equal the oracle computed from the world.
+  const measure = table.columns.find(
+    (c) => c.source.kind === 'fake' && ['int2', 'int4', 'int8'].includes(c.column.baseType) && !c.source.unique && !c.column.isArray,
+  );
+  const ownValues = measure ? ownRows(world, table.label, a).map((r) => r.values[measure.column.name]).filter((x): x is number => typeof x === 'number') : [];
+  const measureSql = measure
+    ? `, sum(t.${quoteIdent(measure.column.name)})::text as tp_sum, min(t.${quoteIdent(measure.column.name)})::text as tp_min, max(t.${quoteIdent(measure.column.name)})::text as tp_max, round(avg(t.${quoteIdent(measure.column.name)}), 6)::text as tp_avg`
+    : '';
+  const groupSql = tenantCol
+    ? `select t.${quoteIdent(tenantCol)}::text as tp_group, count(*)::int as tp_count${measureSql} from ${table.sql} t group by 1`
+    : `select count(*)::int as tp_count${measureSql} from ${table.sql} t`;
+  type AggregateRow = { tp_group?: string; tp_count: number; tp_sum?: string | null; tp_min?: string | null; tp_max?: string | null; tp_avg?: string | null };
+  const groupsSent = probe<AggregateRow>(run, as(acting), groupSql);
+  judges.push(async () => {
+    const groups = await groupsSent;
+    if (groups.ok) {
+      // Rows the target made itself for this tenant during the run (seen by the scan) count as its own.
+      const scan = await scanSent;
+      const ownByTarget = scan.ok && tenantCol ? madeByTargetFor(world, scan.rows, [a]).size : 0;
+      const ownGroup = (group: string | undefined) => group === ownRow?.values[tenantCol ?? '']?.toString() || group === world.tenantIds[a];
+      const total = groups.rows.reduce((s, r) => s + r.tp_count, 0);
+      const otherGroups = tenantCol ? groups.rows.filter((r) => !ownGroup(r.tp_group)) : [];
+      const expected: AggregateRow = { tp_count: own.size + ownByTarget };
+      let measureMismatch = false;
+      if (measure && ownValues.length === own.size && ownByTarget === 0) {
+        const sum = ownValues.reduce((x, y) => x + y, 0);
+        Object.assign(expected, {
+          tp_sum: own.size ? String(sum) : null,
+          tp_min: own.size ? String(Math.min(...ownValues)) : null,
+          tp_max: own.size ? String(Math.max(...ownValues)) : null,
+        });
+        const seen = groups.rows.find((r) => !tenantCol || ownGroup(r.tp_group));
+        measureMismatch = (seen?.tp_sum ?? null) !== expected.tp_sum || (seen?.tp_min ?? null) !== expected.tp_min || (seen?.tp_max ?? null) !== expected.tp_max;
+      }
+      if (total !== expected.tp_count || otherGroups.length > 0 || measureMismatch) {
+        record(run, {
+          checkId: 'probe-aggregate-table',
+          title: `Aggregates over ${table.label} include other tenants' rows`,
+          severity: 'high',
+          leakClass: 'aggregate',
+          table,
+          acting,
+          victim: otherGroups[0]?.tp_group ?? victim,
+          statement: groupSql,
+          observed: groups.rows,
+          expected: tenantCol ? [{ tp_group: acting, ...expected }] : [expected],
+          cwe: 'CWE-863',
+          remediation: hint(run, table, `Aggregates see what the table's SELECT policy admits: fix the policy on ${table.label}.`),
+        });
+      }
+    }
+  });
+
+  probeJoins(run, table, a, judges);
+  if (!victimRow) return;
+  const target = rowPredicate(table, victimRow);
+
+  // read: lookup of another tenant's row by its key.
+  const lookupSql = `select ${rowKeySql} as tp_key from ${table.sql} t where ${target.sql}`;
+  const lookupSent = probe<{ tp_key: string }>(run, as(acting), lookupSql, target.params);
+  judges.push(async () => {
+    const lookup = await lookupSent;
+    if (lookup.ok && lookup.rows.length > 0) {
+      record(run, {
+        checkId: 'probe-read-lookup',
+        title: `Tenant looks up another tenant's row of ${table.label} by key`,
+        severity: 'critical',
+        leakClass: 'read',
+        table,
+        acting,
+        victim,
+        statement: lookupSql,
+        observed: { params: target.params, rows: lookup.rows.length, row: victimRow.values },
+        expected: { rows: 0 },
+        cwe: 'CWE-639',
+        remediation: hint(run, table, `The SELECT policy on ${table.label} must admit only the current tenant's rows.`),
+      });
+    }
+  });
+
+  // write: UPDATE and DELETE aimed at another tenant's row (the row count shows what was touched).
+  const touch = touchColumn(table);
+  const foreignWrites = [
+    ...(touch ? [{ verb: 'UPDATE', sql: `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)} where ${target.sql}`, counted: 'rowsUpdated', title: 'updates' }] : []),
+    { verb: 'DELETE', sql: `delete from ${table.sql} t where ${target.sql}`, counted: 'rowsDeleted', title: 'deletes' },
+  ] as const;
+  for (const write of foreignWrites) {
+    const sent = probe(run, as(acting), write.sql, target.params);
+    judges.push(async () => {
+      const outcome = await sent;
+      if (!outcome.ok || outcome.rowCount === 0) return;
+      record(run, {
+        checkId: `probe-write-${write.verb.toLowerCase()}-foreign`,
+        title: `Tenant ${write.title} another tenant's row of ${table.label}`,
+        severity: 'critical',
+        leakClass: 'write',
+        table,
+        acting,
+        victim,
+        statement: write.sql,
+        observed: { params: target.params, [write.counted]: outcome.rowCount },
+        expected: { [write.counted]: 0 },
+        cwe: 'CWE-639',
+        remediation: hint(run, table, `The ${write.verb} policy on ${table.label} needs USING (${tenantCol ?? 'tenant check'} = current_setting('${run.target.tenantSetting}')).`),
+      });
+    });
+  }
+
+  if (!ownRow) return;
+  probeBlindWrites(run, table, a, ownRow, own.size, judges);
+  const spec = { picks: [], cells: [] };
+  const copyOf = (row: StoredRow, tenantId: string, parents: (fk: number) => StoredRow | null) => {
+    const ordinal = nextOrdinal();
+    // Reuse the stored row's own values for fake columns, freshened where unique.
+    const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(row.values[c.column.name]));
+    return rowValues(table, { ...spec, cells }, { tenantId, ordinal, bases: run.bases, parent: parents });
+  };
+  const parentOf = (row: StoredRow) => (fk: number) => parentRowOf(world, table, row, fk);
+
+  // write: INSERT a row carrying another tenant's id.
+  if (tenantCol) {
+    const values = copyOf(victimRow, victim, parentOf(victimRow));
+    const sql = insertSql(table, 1, false);
+    const insertedSent = probe(run, as(acting), sql, values);
+    judges.push(async () => {
+      const inserted = await insertedSent;
+      if (inserted.ok) {
+        record(run, {
+          checkId: 'probe-write-insert-foreign',
+          title: `Tenant inserts a row into ${table.label} for another tenant`,
+          severity: 'critical',
+          leakClass: 'write',
+          table,
+          acting,
+          victim,
+          statement: sql,
+          observed: { params: values, inserted: inserted.rowCount },
+          expected: 'an error (new row violates row-level security policy)',
+          cwe: 'CWE-639',
+          remediation: hint(run, table, `The INSERT policy on ${table.label} needs WITH CHECK (${tenantCol} = current_setting('${run.target.tenantSetting}')).`),
+        });
+      }
+    });
+    // write: UPDATE one's own rows into another tenant. No WHERE: a WHERE clause would make
+    // PostgreSQL apply the SELECT policy to the new row too, hiding an UPDATE policy without
+    // WITH CHECK; foreign keys from child rows would refuse the move for other reasons.
+    const moveSql = `update ${table.sql} set ${quoteIdent(tenantCol)} = $1::${table.columns.find((c) => c.source.kind === 'tenant')?.column.type ?? 'text'}`;
+    const movedSent = probeWithoutTriggers(run, as(acting), moveSql, [victim]);
+    judges.push(async () => {
+      const moved = await movedSent;
+      if (moved.ok && moved.rowCount > 0) {
+        record(run, {
+          checkId: 'probe-write-move-to-foreign',
+          title: `Tenant moves its own row of ${table.label} into another tenant`,
+          severity: 'critical',
+          leakClass: 'write',
+          table,
+          acting,
+          victim,
+          statement: moveSql,
+          observed: { params: [victim], rowsMoved: moved.rowCount },
+          expected: 'an error (new row violates row-level security policy)',
+          cwe: 'CWE-639',
+          remediation: hint(run, table, `The UPDATE policy on ${table.label} needs WITH CHECK (${tenantCol} = current_setting('${run.target.tenantSetting}')).`),
+        });
+      }
+    });
+  }
+
+  // write: reference another tenant's parent row through each foreign key to a scoped table.
+  for (const [fk, parent] of table.parents.entries()) {
+    const parentPlan = world.plan.tables.find((t) => t.label === parent.parent);
+    if (parentPlan?.role !== 'scoped') continue;
+    const { columns, referencedColumns } = parent.foreignKey;
+    // A key that carries the tenant on both sides can only reference the tenant's own rows.
+    const tenantAt = tenantCol ? columns.indexOf(tenantCol) : -1;
+    if (tenantAt >= 0 && referencedColumns[tenantAt] === parentPlan.tenantColumn) continue;
+    // A victim parent whose key also names one of the acting tenant's parents is no crossing.
+    const keyOf = (r: StoredRow) => JSON.stringify(referencedColumns.map((c) => toParam(r.values[c])));
+    const ownParentKeys = new Set(ownRows(world, parent.parent, a).map(keyOf));
+    const victimParent = ownRows(world, parent.parent, v).find((r) => !ownParentKeys.has(keyOf(r)));
+    if (!victimParent) continue;
+    const values = copyOf(ownRow, acting, (i) => (i === fk ? victimParent : parentRowOf(world, table, ownRow, i)));
+    const sql = insertSql(table, 1, false);
+    const insertedSent = probe(run, as(acting), sql, values);
+    judges.push(async () => {
+      const inserted = await insertedSent;
+      if (inserted.ok) {
+        record(run, {
+          checkId: 'probe-write-foreign-parent',
+          title: `Tenant's row of ${table.label} references another tenant's ${parent.parent} row`,
+          severity: 'high',
+          leakClass: 'write',
+          table,
+          acting,
+          victim,
+          statement: sql,
+          observed: { params: values, foreignKey: parent.foreignKey.name, parentRow: victimParent.values },
+          expected: 'an error (foreign key or row-level security violation)',
+          cwe: 'CWE-639',
+          remediation: `Foreign key ${parent.foreignKey.name} on ${table.label} does not include the tenant: make it (${[tenantCol ?? run.target.tenantColumn, ...parent.foreignKey.columns].join(', ')}) referencing a unique (${run.target.tenantColumn}, …) key of ${parent.parent}, or check the parent's tenant in the INSERT/UPDATE policy's WITH CHECK (foreign key checks bypass RLS).`,
+        });
+      }
+    });
+  }
+
+  // existence: a unique key without the tenant column tells one tenant what another has.
+  for (const key of table.globalUniqueKeys) {
+    const values = copyOf(ownRow, acting, parentOf(ownRow));
+    for (const col of key) {
+      const at = table.columns.findIndex((c) => c.column.name === col);
+      if (at >= 0) values[at] = toParam(victimRow.values[col]);
+    }
+    const sql = insertSql(table, 1, false);
+    const insertedSent = probe(run, as(acting), sql, values);
+    judges.push(async () => {
+      const inserted = await insertedSent;
+      if (!inserted.ok && inserted.code === '23505') {
+        record(run, {
+          checkId: 'probe-existence-unique',
+          title: `A unique key on ${table.label} reveals another tenant's values`,
+          severity: 'medium',
+          leakClass: 'existence',
+          table,
+          acting,
+          victim,
+          statement: sql,
+          observed: { params: values, error: inserted.message },
+          expected: 'the insert succeeds (values only need to be unique within a tenant)',
+          cwe: 'CWE-203',
+          remediation: `Make the unique key (${key.join(', ')}) on ${table.label} per tenant: (${[tenantCol ?? run.target.tenantColumn, ...key].join(', ')}).`,
+        });
+      }
+    });
+  }
+}
+
+/** The parent row that a stored row references through plan foreign key `fk`. */
+function parentRowOf(world: StoredWorld, table: TablePlan, row: StoredRow, fk: number): StoredRow | null {
+  const parent = table.parents[fk];
+  if (!parent) return null;
+  const { columns, referencedColumns } = parent.foreignKey;
+  return (
+    (world.rows.get(parent.parent) ?? []).find((p) =>
+      columns.every((c, i) => toParam(p.values[referencedColumns[i]!]) === toParam(row.values[c])),
+    ) ?? null
+  );
+}
+
+/** TRUNCATE ignores row level security: a tenant that may truncate empties every tenant's rows. */
+function probeTruncate(run: ProbeRun, table: TablePlan, judges: Judge[]): void {
+  const { world } = run;
+  const acting = world.tenants[0]!;
+  const sql = `truncate ${table.sql}`;
+  const sent = probe(run, as(acting), sql);
+  judges.push(async () => {
+    const outcome = await sent;
+    let observed: unknown = { foreignRowsRemoved: (world.rows.get(table.label) ?? []).filter((r) => r.tenant !== 0).length };
+    if (!outcome.ok) {
+      // Refused only because other tables reference this one? Then the privilege is still there
+      // (TRUNCATE … CASCADE, or after the referencing rows go): ask the privilege system.
+      if (outcome.code !== '0A000') return;
+      const granted = await probe<{ ok: boolean }>(run, as(acting), `select has_table_privilege(current_user, '${table.sql.replaceAll("'", "''")}', 'TRUNCATE') as ok`);
+      if (!granted.ok || !granted.rows[0]?.ok) return;
+      observed = { truncate: outcome.message, truncatePrivilege: true };
+    }
+    record(run, {
+      checkId: 'probe-write-truncate',
+      title: `Tenant truncates ${table.label}, removing every tenant's rows`,
+      severity: 'critical',
+      leakClass: 'write',
+      table,
+      acting,
+      victim: world.tenants[1],
+      statement: sql,
+      observed,
+      expected: 'permission denied',
+      cwe: 'CWE-862',
+      remediation: `REVOKE TRUNCATE ON ${table.label} FROM ${run.target.appRole}: TRUNCATE is not subject to row level security.`,
+  });
+  });
+}
+
+/** Malformed or missing tenant contexts: each must see and write nothing (beyond an equal tenant's rows). */
+export function contextValues(tenants: readonly string[]): { label: string; value: string | null }[] {
+  const victim = tenants[0]!;
+  const flipped = victim === victim.toUpperCase() ? victim.toLowerCase() : victim.toUpperCase();
+  return [
+    { label: 'no context set', value: null },
+    { label: 'empty', value: '' },
+    { label: 'whitespace', value: ' ' },
+    { label: 'wildcard', value: '%' },
+    { label: 'NULL-like', value: 'null' },
+    { label: 'star', value: '*' },
+    { label: "another tenant's id in other case", value: flipped },
+    { label: "another tenant's id padded", value: ` ${victim} ` },
+    { label: 'injection', value: `' OR '1'='1` },
+    { label: 'injection (comment)', value: `${victim}' OR true --` },
+  ];
+}
+
+function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<string, number[]>, judges: Judge[]): void {
+  const { world } = run;
+  const tenantCol = table.tenantColumn;
+  for (const { label, value } of contextValues(world.tenants)) {
+    const equal = value === null ? [] : (equalities.get(value) ?? []);
+    const allowed = visibleKeys(world, table.label, equal);
+    const context: TenantContext = { kind: 'raw', value };
+    const scanSql = `select ${rowKeySql} as tp_key${tenantCol ? `, t.${quoteIdent(tenantCol)}::text as tp_tenant` : ''} from ${table.sql} t limit ${allowed.size + 50}`;
+    const scanSent = probe<{ tp_key: string; tp_tenant?: string }>(run, context, scanSql);
+    const touch = touchColumn(table);
+    const updateSql = touch ? `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)}` : null;
+    const updateSent = updateSql ? probe(run, context, updateSql) : null;
+    let insertedSent: Promise<Outcome<Record<string, unknown>>> | null = null;
+    let insertStatement = '';
+    const victimRow = ownRows(world, table.label, 0)[0];
+    if (tenantCol && victimRow && !equal.includes(0)) {
+      const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(victimRow.values[c.column.name]));
+      const values = rowValues(table, { picks: [], cells }, {
+        tenantId: world.tenants[0]!,
+        ordinal: nextOrdinal(),
+        bases: run.bases,
+        parent: (fk) => parentRowOf(world, table, victimRow, fk),
+      });
+      insertStatement = insertSql(table, 1, false);
+      insertedSent = probe(run, context, insertStatement, values);
+    }
+    judges.push(async () => {
+      const scan = await scanSent;
+      const seen = scan.ok ? foreignRows(world, scan.rows, allowed, equal) : [];
+      const update = updateSent ? await updateSent : null;
+      const written = update?.ok && update.rowCount > allowed.size ? [...Array(update.rowCount - allowed.size).keys()].map(String) : [];
+      const inserted = insertedSent ? (await insertedSent).ok : false;
+      if (seen.length === 0 && written.length === 0 && !inserted) return;
+      const statement = seen.length > 0 ? scanSql : written.length > 0 ? updateSql! : insertStatement;
+      record(run, {
+        checkId: `probe-context-${label.replace(/[^a-z]+/gi, '-').replace(/-+$/, '').toLowerCase()}`,
+        title: `A ${label} tenant context fails open on ${table.label}`,
+        severity: 'critical',
+        leakClass: 'context',
+        table,
+        victim: seen[0] ? ownerOf(world, seen[0]) : world.tenants[0],
+        statement: `${value === null ? '-- tenant setting not set' : `select set_config('${run.target.tenantSetting}', ${JSON.stringify(value)}, true)`};\n${statement}`,
+        observed: { context: value, rowsSeen: seen.length, rowsUpdated: written.length, insertedForAnotherTenant: inserted },
+        expected: { rowsSeen: 0, rowsUpdated: 0, insertedForAnotherTenant: false },
+        cwe: 'CWE-636',
+        remediation: hint(run, table, `The policy on ${table.label} must fail closed: compare ${tenantCol ?? 'the tenant'} with current_setting('${run.target.tenantSetting}', true) strictly — no OR … = '' fallbacks, no coalesce/nullif to the column itself, no LIKE.`),
+    });
+    });
+  }
+}
+
+const equalityCache = new Map<string, number[]>();
+
+/**
+ * For each context value: the world tenants equal to it under the tenant column's type
+ * (PostgreSQL decides). One rolled-back savepoint per value (a value may not even cast), all sent
+ * at once.
+ */
+async function contextEqualities(run: ProbeRun): Promise<Map<string, number[]>> {
+  const { world } = run;
+  const idType = world.plan.tenantIdType;
+  const tenants = `array[${world.tenants.map(quoteLiteral).join(', ')}]::text[]`;
+  const pending: [string, Promise<number[]>][] = [];
+  for (const { value } of contextValues(world.tenants)) {
+    if (value === null) continue;
+    const cacheKey = JSON.stringify([value, idType, world.tenants]);
+    const cached = equalityCache.get(cacheKey);
+    if (cached) {
+      pending.push([value, Promise.resolve(cached)]);
+      continue;
+    }
+    const sql = `select array_agg(u.i - 1)::int[] as i from unnest(${tenants}) with ordinality u(t, i) where u.t::${idType} = ${quoteLiteral(value)}::${idType}`;
+    const sent = run.session.probe<{ i: number[] | null }>('', sql).then((outcome) => {
+      const result = outcome.ok ? (outcome.rows[0]?.i ?? []) : [];
+      if (equalityCache.size > 1_000) equalityCache.clear();
+      equalityCache.set(cacheKey, result);
+      return result;
+    });
+    pending.push([value, sent]);
+  }
+  const equalities = new Map<string, number[]>();
+  for (const [value, sent] of pending) equalities.set(value, await sent);
+  return equalities;
+}
+
+/**
+ * Non-interference for views and zero-argument functions: what `tenant` sees through them must
+ * not change when every other tenant's rows are removed.
+ */
+async function probeNonInterference(run: ProbeRun, a: number): Promise<void> {
+  const { world, tx } = run;
+  const acting = world.tenants[a]!;
+  const objects = [
+    ...run.catalog.views.map((o) => ({ ...o, kind: 'view' as const, sql: `select * from ${o.sql}` })),
+    ...run.catalog.functions.map((o) => ({ ...o, kind: 'function' as const, sql: `select * from ${o.sql}` })),
+  ];
+  const before = new Map<string, string>();
+  for (const o of objects) {
+    const r = await probe(run, as(acting), o.sql);
+    if (r.ok) before.set(o.label, resultFingerprint(r.rows));
+  }
+  if (before.size === 0) return;
+  await inRolledBackSavepoint(tx, async () => {
+    const removable = [...world.plan.tables].reverse().filter((t) => t.role !== 'global');
+    for (let v = 0; v < world.tenants.length; v++) {
+      if (v === a) continue;
+      await tx.query(tenantSettingSql(run.target, world.tenants[v]!));
+      for (const table of removable) {
+        const keys = (world.rows.get(table.label) ?? []).filter((r) => r.tenant === v).map((r) => r.key);
+        if (keys.length === 0) continue;
+        const removed = await attempt(tx, `delete from ${table.sql} t where (${rowKeySql}) = any($1::text[])`, [keys]);
+        if (!removed.ok) return; // cannot remove the other tenants cleanly: no verdict this run
+      }
+    }
+    for (const o of objects) {
+      const was = before.get(o.label);
+      if (was === undefined) continue;
+      const r = await probe(run, as(acting), o.sql);
+      if (!r.ok) continue;
+      const now = resultFingerprint(r.rows);
+      if (now === was) continue;
+      record(run, {
+        checkId: o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function',
+        title: `${o.kind === 'view' ? 'View' : 'Function'} ${o.label} reveals other tenants' data`,
+        severity: 'high',
+        leakClass: 'aggregate',
+        table: o.label,
+        acting,
+        victim: world.tenants.find((_, i) => i !== a),
+        statement: o.sql,
+        observed: { withOtherTenants: was.split('\n').slice(0, 5), withoutOtherTenants: now.split('\n').slice(0, 5) },
+        expected: 'the same result with or without other tenants\' rows',
+        cwe: 'CWE-863',
+        remediation:
+          o.kind === 'view'
+            ? `View ${o.label} runs with its owner's rights and bypasses the callers' policies: recreate it WITH (security_invoker = true), or filter it by current_setting('${run.target.tenantSetting}').`
+            : `Function ${o.label} (SECURITY DEFINER or reading unprotected tables) bypasses row level security: make it SECURITY INVOKER, or filter by current_setting('${run.target.tenantSetting}').`,
+      });
+    }
+  });
+}
+
+/**
+ * Blind writes: UPDATE and DELETE with no WHERE and no RETURNING read no column, so only the
+ * UPDATE/DELETE policies apply (SELECT policies do not): an open DELETE or UPDATE policy shows
+ * here even when the SELECT policy is tight. More rows touched than the tenant owns is a leak.
+ */
+function probeBlindWrites(run: ProbeRun, table: TablePlan, a: number, ownRow: StoredRow, ownCount: number, judges: Judge[]): void {
+  const { world } = run;
+  const acting = world.tenants[a]!;
+  const judge = (verb: 'DELETE' | 'UPDATE', statement: string, sent: Promise<Outcome<Record<string, unknown>>>, params?: readonly unknown[]) =>
+    judges.push(async () => {
+      const outcome = await sent;
+      if (!outcome.ok || outcome.rowCount <= ownCount) return;
+      const counted = verb === 'DELETE' ? 'rowsDeleted' : 'rowsUpdated';
+      record(run, {
+        checkId: `probe-write-${verb.toLowerCase()}-foreign`,
+        title: `Tenant ${verb === 'DELETE' ? 'deletes' : 'updates'} other tenants' rows of ${table.label}`,
+        severity: 'critical',
+        leakClass: 'write',
+        table,
+        acting,
+        victim: world.tenants[(a + 1) % world.tenants.length],
+        statement,
+        observed: { ...(params ? { params } : {}), [counted]: outcome.rowCount },
+        expected: { [counted]: ownCount },
+        cwe: 'CWE-639',
+        remediation: hint(run, table, `${verb === 'DELETE' ? 'A' : 'An'} ${verb} policy on ${table.label} admits other tenants' rows: its USING must check ${table.tenantColumn ?? 'the tenant'} = current_setting('${run.target.tenantSetting}').`),
+      });
+    });
+  const deleteSql = `delete from ${table.sql}`;
+  judge('DELETE', deleteSql, probeWithoutTriggers(run, as(acting), deleteSql));
+  const plain = table.columns.find((c) => c.source.kind === 'fake' && !c.source.unique && !(table.key ?? []).includes(c.column.name));
+  if (!plain) return;
+  const updateSql = `update ${table.sql} set ${quoteIdent(plain.column.name)} = $1::${plain.column.type}`;
+  const params = [toParam(ownRow.values[plain.column.name])];
+  judge('UPDATE', updateSql, probe(run, as(acting), updateSql, params), params);
+}
+
+/** Joins across tables along each foreign key to a tenant-scoped parent: both sides own rows only. */
+function probeJoins(run: ProbeRun, table: TablePlan, a: number, judges: Judge[]): void {
+  const { world } = run;
+  const acting = world.tenants[a]!;
+  for (const parent of table.parents) {
+    const parentPlan = world.plan.tables.find((t) => t.label === parent.parent);
+    if (parentPlan?.role !== 'scoped') continue;
+    const on = parent.foreignKey.columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(parent.foreignKey.referencedColumns[i]!)}`).join(' and ');
+    const ownChild = visibleKeys(world, table.label, [a]);
+    const ownParent = visibleKeys(world, parent.parent, [a]);
+    const sql =
+      `select c.tableoid::int::text || ':' || c.ctid::text as tp_child, p.tableoid::int::text || ':' || p.ctid::text as tp_parent ` +
+      `from ${table.sql} c join ${parentPlan.sql} p on ${on} limit ${ownChild.size + 50}`;
+    const joinedSent = probe<{ tp_child: string; tp_parent: string }>(run, as(acting), sql);
+    judges.push(async () => {
+      const joined = await joinedSent;
+      if (!joined.ok) return;
+      const crossing = joined.rows.filter((r) => !ownChild.has(r.tp_child) || !ownParent.has(r.tp_parent));
+      if (crossing.length === 0) return;
+      const first = crossing[0]!;
+      record(run, {
+        checkId: 'probe-read-join',
+        title: `A join of ${table.label} with ${parent.parent} returns other tenants' rows`,
+        severity: 'critical',
+        leakClass: 'read',
+        table,
+        acting,
+        victim: ownerOf(world, ownChild.has(first.tp_child) ? first.tp_parent : first.tp_child),
+        statement: sql,
+        observed: { rows: joined.rows.length, crossing: crossing.length },
+        expected: { crossing: 0 },
+        cwe: 'CWE-863',
+        remediation: hint(run, table, `Both ${table.label} and ${parent.parent} need a SELECT policy that admits only the current tenant's rows.`),
+    });
+    });
+  }
+}

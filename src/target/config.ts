@@ -1,0 +1,214 @@
+/**
+ * Target configuration: CLI flags and config files (tenantproof.config.json / .ts) parsed into a
+ * validated `TargetConfig` plus run options. Validation is zod; every error is one line that
+ * names the bad flag or field, so the CLI can print it as is and exit 2.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { isolationModels } from '../catalog/types.ts';
+import { CannotRunError } from '../errors.ts';
+import { severities, type Severity } from '../findings/types.ts';
+import { parsePostgresUrl } from './url.ts';
+import { targetDefaults, type TargetConfig } from './types.ts';
+
+export const outputFormats = ['text', 'json'] as const;
+export type OutputFormat = (typeof outputFormats)[number];
+
+/** Everything `tenantproof verify` needs: the target and how to run against it. */
+export interface VerifyConfig {
+  readonly target: TargetConfig;
+  /** Property runs (generated worlds) per model. */
+  readonly runs: number;
+  /** fast-check seed; absent = a fresh one, always printed. */
+  readonly seed: number | null;
+  readonly reportDir: string;
+  readonly format: OutputFormat;
+  /** Static findings at or above this severity fail the run (exit 1); an observed leak always does. */
+  readonly failOn: Severity;
+}
+
+export const defaultRuns = 20;
+export const defaultReportDir = 'reports/tenantproof';
+
+/** The options a config file may set (all optional; flags override them). */
+export interface TenantproofConfigFile {
+  databaseUrl?: string;
+  model?: TargetConfig['model'];
+  appRole?: string;
+  tenantTable?: string;
+  tenantColumn?: string;
+  tenantSetting?: string;
+  schemaPattern?: string;
+  databasePattern?: string;
+  tenantRole?: string | null;
+  schemas?: string | readonly string[];
+  runs?: number;
+  seed?: number;
+  reportDir?: string;
+  format?: OutputFormat;
+  failOn?: Severity;
+}
+
+/** Typed helper for tenantproof.config.ts: `export default defineConfig({ … })`. */
+export function defineConfig(config: TenantproofConfigFile): TenantproofConfigFile {
+  return config;
+}
+
+const identifier = z.string().trim().min(1, 'must not be empty').max(63, 'is longer than 63 characters (PostgreSQL identifiers)');
+
+const fields = {
+  databaseUrl: z.string().superRefine((url, ctx) => {
+    try {
+      parsePostgresUrl(url);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^database URL /, '') });
+    }
+  }),
+  model: z.enum(isolationModels as [TargetConfig['model'], ...TargetConfig['model'][]], { message: `must be one of ${isolationModels.join(', ')}` }),
+  appRole: identifier,
+  tenantTable: z.string().trim().regex(/^([^.\s]+\.)?[^.\s]+$/, 'must be a table name or schema.table'),
+  tenantColumn: identifier,
+  tenantSetting: z.string().trim().regex(/^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)+$/, 'must be a custom setting name with a dot, e.g. app.current_tenant'),
+  schemaPattern: z.string().min(1, 'must not be empty'),
+  databasePattern: z.string().min(1, 'must not be empty'),
+  tenantRole: z.string().includes('{tenant}', { message: 'must contain {tenant}, e.g. tenant_{tenant}_role' }).nullable(),
+  schemas: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((name) => name.trim()).filter(Boolean))
+    .pipe(z.array(identifier).min(1, 'must name at least one schema')),
+  runs: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(100_000, 'must be at most 100000'),
+  seed: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(-2_147_483_648, 'must fit in 32 bits').max(2_147_483_647, 'must fit in 32 bits'),
+  reportDir: z.string().min(1, 'must not be empty'),
+  format: z.enum(outputFormats, { message: `must be one of ${outputFormats.join(', ')}` }),
+  failOn: z.enum(severities as [Severity, ...Severity[]], { message: `must be one of ${severities.join(', ')}` }),
+};
+
+const fileSchema = z.strictObject({
+  databaseUrl: fields.databaseUrl.optional(),
+  model: fields.model.optional(),
+  appRole: fields.appRole.optional(),
+  tenantTable: fields.tenantTable.optional(),
+  tenantColumn: fields.tenantColumn.optional(),
+  tenantSetting: fields.tenantSetting.optional(),
+  schemaPattern: fields.schemaPattern.optional(),
+  databasePattern: fields.databasePattern.optional(),
+  tenantRole: fields.tenantRole.optional(),
+  schemas: fields.schemas.optional(),
+  runs: fields.runs.optional(),
+  seed: fields.seed.optional(),
+  reportDir: fields.reportDir.optional(),
+  format: fields.format.optional(),
+  failOn: fields.failOn.optional(),
+});
+
+const verifySchema = z.object({
+  databaseUrl: z.string({ message: 'is required' }).pipe(fields.databaseUrl),
+  model: fields.model,
+  appRole: fields.appRole.default(targetDefaults.appRole),
+  tenantTable: fields.tenantTable.default(targetDefaults.tenantTable),
+  tenantColumn: fields.tenantColumn.default(targetDefaults.tenantColumn),
+  tenantSetting: fields.tenantSetting.default(targetDefaults.tenantSetting),
+  schemaPattern: fields.schemaPattern.default(targetDefaults.schemaPattern),
+  databasePattern: fields.databasePattern.default(targetDefaults.databasePattern),
+  tenantRole: fields.tenantRole.default(targetDefaults.tenantRole),
+  schemas: fields.schemas.nullable().default(null),
+  runs: fields.runs.default(defaultRuns),
+  seed: fields.seed.nullable().default(null),
+  reportDir: fields.reportDir.default(defaultReportDir),
+  format: fields.format.default('text'),
+  failOn: fields.failOn.default('high'),
+});
+
+/** `databaseUrl` → `--database-url`. */
+export const flagName = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+function oneLine(error: z.ZodError, describe: (field: string) => string, input: Readonly<Record<string, unknown>> = {}): string {
+  const issue = error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') return `${describe(field)}unknown option ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (field && input[field] === undefined) return `${describe(field)} is required`;
+  return `${describe(field)} ${issue.message}`.replace(/\s+/g, ' ');
+}
+
+/** Reads and validates a config file (JSON, or a .ts/.js module whose default export is the config). */
+export async function loadConfigFile(path: string): Promise<TenantproofConfigFile> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new CannotRunError(`config file ${path} does not exist`);
+  let raw: unknown;
+  try {
+    if (/\.(json)$/i.test(file)) raw = JSON.parse(readFileSync(file, 'utf8'));
+    else raw = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (error) {
+    throw new CannotRunError(`config file ${path} cannot be read: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const input = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+    throw new CannotRunError(`config file ${path}: ${oneLine(parsed.error, (f) => f, input)}`);
+  }
+  return parsed.data as TenantproofConfigFile;
+}
+
+/** The config file to use: the one named, else tenantproof.config.json/.ts in `cwd`, else none. */
+export function findConfigFile(named: string | undefined, cwd = process.cwd()): string | null {
+  if (named) return named;
+  for (const name of ['tenantproof.config.json', 'tenantproof.config.ts']) {
+    if (existsSync(resolve(cwd, name))) return resolve(cwd, name);
+  }
+  return null;
+}
+
+/**
+ * Merges flags over a config file and validates the result. `flags` are camelCase option values
+ * as commander gives them (strings); undefined means "not given".
+ */
+export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, file: TenantproofConfigFile = {}): VerifyConfig {
+  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const merged = { ...file, ...given };
+  const parsed = verifySchema.safeParse(merged);
+  if (!parsed.success) {
+    const fromFlag = (field: string) => field in given || !(field in file);
+    throw new CannotRunError(oneLine(parsed.error, (f) => (fromFlag(f) ? flagName(f) : `config ${f}`), merged));
+  }
+  const v = parsed.data;
+  if (v.model === 'database' && !v.tenantRole) {
+    throw new CannotRunError('--tenant-role is required for --model database (e.g. --tenant-role "{tenant}_role")');
+  }
+  const target: TargetConfig = {
+    databaseUrl: v.databaseUrl,
+    model: v.model,
+    appRole: v.appRole,
+    tenantTable: v.tenantTable,
+    tenantColumn: v.tenantColumn,
+    tenantSetting: v.tenantSetting,
+    schemaPattern: v.schemaPattern,
+    databasePattern: v.databasePattern,
+    tenantRole: v.tenantRole,
+    ...(v.schemas ? { schemas: v.schemas } : {}),
+  };
+  return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn };
+}
+
+/** The environment variable through which `verify` hands the target to the suites/target project. */
+export const targetEnvVar = 'TENANTPROOF_TARGET';
+
+/** Serialises a verify config for the suites (env var); read back with `verifyConfigFromEnv`. */
+export function verifyConfigToEnv(config: VerifyConfig): string {
+  return JSON.stringify(config);
+}
+
+export function verifyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): VerifyConfig | null {
+  const raw = env[targetEnvVar];
+  if (!raw) return null;
+  const parsed = JSON.parse(raw) as Omit<VerifyConfig, 'target'> & { target: Record<string, unknown> };
+  return resolveVerifyConfig({
+    ...parsed.target,
+    runs: parsed.runs,
+    seed: parsed.seed ?? undefined,
+    reportDir: parsed.reportDir,
+    format: parsed.format,
+    failOn: parsed.failOn,
+  });
+}

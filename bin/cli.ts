@@ -1,39 +1,34 @@
 /**
- * `tenantproof verify`: parse and validate options (flags over a config file), check the target
- * can be entered, run the static rules, run the isolation suites (vitest) on the target, write
- * reports, and map the outcome to an exit code:
+ * `tenantproof verify`: parse and validate options (flags over a config file), then run verify()
+ * from the library in this process, write the reports (one writer per report directory) and map
+ * the verdict to an exit code:
  *
- *   0 verified · 1 findings · 2 cannot run (one line on stderr, never a stack trace)
+ *   0 verified · 1 findings · 2 cannot run (one line on stderr, never a stack trace) · 3 incomplete
  *
  * Nothing is left in the target: every probe runs in a transaction that is rolled back, and no
- * object (role, table, temp table) is ever created outside it. If verify is killed, the suites
- * notice their parent is gone and exit; PostgreSQL rolls their transaction back.
+ * object (role, table, temp table) is ever created outside it. If verify is killed, its
+ * connections close and PostgreSQL rolls their transactions back.
  */
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { CannotRunError, describeError, ExitCode } from '../src/errors.ts';
-import type { Finding } from '../src/findings/types.ts';
-import { redactUrl } from '../src/target/url.ts';
-import type { VerifyProgress, VerifyResult } from '../src/checks/probes/engine.ts';
-import { listTenantTables } from '../src/checks/probes/tables.ts';
-import { exitCodeFor, runStaticRules } from '../src/checks/rules/index.ts';
-import { withClient } from '../src/target/connection.ts';
+import { describeError, ExitCode, exitCodeFor, findConfigFile, loadConfigFile, redactUrl, resolveVerifyConfig, targetDefaults, verify } from '../src/index.ts';
+import type { Finding, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
 import { writeReports } from '../reports/index.ts';
-import { findConfigFile, loadConfigFile, resolveVerifyConfig, targetEnvVar, verifyConfigToEnv, type TenantproofConfigFile, type VerifyConfig } from '../src/target/config.ts';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 const exitCodesHelp = `
 Exit codes:
-  0  verified: no tenant could read, write or aggregate another tenant's rows
+  0  verified: every tenant-scoped table probed, every run with other tenants' rows present, no finding
   1  findings: at least one observed leak, or a static finding at or above --fail-on (default high)
   2  cannot run: bad option or config, unreachable database, missing privilege
      (one line on stderr, never a stack trace)
+  3  incomplete: nothing found, but something was not proven (a table that could not be probed,
+     a run without other tenants' rows); never printed as VERIFIED
 
 Everything verify writes into the target is rolled back: a pg_dump before and after is identical.
 Replay a run exactly with the --seed it printed.`;
@@ -51,6 +46,7 @@ type VerifyFlags = { [K in keyof TenantproofConfigFile]?: string } & { config?: 
 
 const program = new Command('tenantproof')
   .description('Proves that a multi-tenant PostgreSQL application keeps every tenant\'s data to itself.')
+  .version(version, '-V, --version')
   .exitOverride()
   .configureOutput({ outputError: () => undefined });
 
@@ -88,61 +84,116 @@ program
     const configFile = findConfigFile(command.opts<VerifyFlags>().config);
     const file = configFile ? await loadConfigFile(configFile) : {};
     const config = resolveVerifyConfig(flags, file);
-    process.exit(await verify(config));
+    process.exit(await runVerify(config));
   });
 
-async function verify(config: VerifyConfig): Promise<number> {
-  const started = new Date();
+/** The command that replays this run exactly: every option that differs from its default (the URL stays elided). */
+export function replayCommand(config: VerifyConfig, seed: number): string {
+  const t = config.target;
+  const parts = ['tenantproof verify', `--model ${t.model}`, '--database-url "$DATABASE_URL"'];
+  const quote = (v: string) => (/^[\w.,:/@%{}-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+  const add = (flag: string, value: string | null | undefined, fallback?: string | null) => {
+    if (value !== null && value !== undefined && value !== fallback) parts.push(`${flag} ${quote(value)}`);
+  };
+  add('--app-role', t.appRole, targetDefaults.appRole);
+  add('--tenant-table', t.tenantTable, targetDefaults.tenantTable);
+  add('--tenant-column', t.tenantColumn, targetDefaults.tenantColumn);
+  if (t.model === 'rls') add('--tenant-setting', t.tenantSetting, targetDefaults.tenantSetting);
+  if (t.model === 'schema') add('--schema-pattern', t.schemaPattern, targetDefaults.schemaPattern);
+  if (t.model === 'database') add('--database-pattern', t.databasePattern, targetDefaults.databasePattern);
+  add('--tenant-role', t.tenantRole, null);
+  if (t.schemas && t.schemas.length > 0) add('--schemas', t.schemas.join(','));
+  add('--fail-on', config.failOn, 'high');
+  parts.push(`--runs ${config.runs}`, `--seed ${seed}`);
+  return parts.join(' ');
+}
+
+async function runVerify(config: VerifyConfig): Promise<number> {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
   const seed = config.seed ?? randomInt(0, 2_147_483_647);
   const { target } = config;
-  const say = (line: string) => process.stderr.write(`${line}\n`);
-  const elapsed = () => `${((Date.now() - started.getTime()) / 1000).toFixed(1)}s`;
+  // Killed or interrupted: the process ends, its connections close, and PostgreSQL rolls the open
+  // transaction back. Nothing was ever committed to the target.
+  const interrupted = () => fail('interrupted: nothing was committed to the target');
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
 
-  // Checked before printing anything, so that a target that cannot be verified gives one line.
-  const tables = await listTenantTables(target);
-  say(`tenantproof verify · model ${target.model} · ${redactUrl(target.databaseUrl)} · seed ${seed} · ${config.runs} runs`);
-  say(`  ${tables.length} tenant-scoped table${tables.length === 1 ? '' : 's'}: ${tables.join(', ')}`);
+  let tableCount = 0;
+  let lastPrinted = 0;
+  let pending: VerifyProgress | undefined;
+  const printProgress = (p: VerifyProgress) =>
+    say(`  run ${Math.min(p.run, p.runs)}/${p.runs}${p.run > p.runs ? ` (+${p.run - p.runs} shrinking)` : ''} · ${p.probes} probes · ${p.findings} finding(s) · ${tableCount} tables · ${elapsed()}`);
+  // At most one progress line a second, but the newest one is always printed in the end.
+  const flush = setInterval(() => {
+    if (pending && Date.now() - lastPrinted >= 1_000) {
+      printProgress(pending);
+      pending = undefined;
+      lastPrinted = Date.now();
+    }
+  }, 250);
+  let result: Verification;
+  try {
+    result = await verify(
+      { ...config, seed },
+      {
+        onTables: (tables) => {
+          tableCount = tables.length;
+          say(`tenantproof verify · model ${target.model} · ${redactUrl(target.databaseUrl)} · seed ${seed} · ${config.runs} runs`);
+          say(`  ${tables.length} tenant-scoped table${tables.length === 1 ? '' : 's'}: ${foldList(tables)}`);
+        },
+        onStatic: (s) => {
+          if (s.error) say(`  static rules did not run: ${s.error}`);
+          else if (s.findings.length > 0) say(`  static rules: ${s.findings.length} finding(s) from ${s.rulesRun.length} rules`);
+        },
+        onProgress: (p) => {
+          if (p.phase === 'run') pending = p;
+        },
+      },
+    );
+  } finally {
+    clearInterval(flush);
+  }
+  if (pending) printProgress(pending);
+  process.off('SIGINT', interrupted);
+  process.off('SIGTERM', interrupted);
 
   const reportDir = resolve(config.reportDir);
   mkdirSync(reportDir, { recursive: true });
-  const staticResult = await runStatic(config);
-  if (staticResult.findings.length > 0) say(`  static rules: ${staticResult.findings.length} finding(s) from ${staticResult.rulesRun.length} rules`);
-
-  const result = await runTargetSuites({ ...config, seed, reportDir }, (p) =>
-    say(`  run ${Math.min(p.run, p.runs)}/${p.runs}${p.run > p.runs ? ` (+${p.run - p.runs} shrinking)` : ''} · ${p.probes} probes · ${p.findings} finding(s) · ${tables.length} tables · ${elapsed()}`),
-  );
-  for (const { table, reason } of result.skippedTables ?? []) say(`  not probed: ${table} (${reason})`);
-  const findings: Finding[] = [...result.findings, ...staticResult.findings];
-  const exitCode = exitCodeFor(findings, config.failOn) === 1 ? ExitCode.findings : ExitCode.verified;
-
   const reports = await writeReports(reportDir, {
-    findings,
-    rulesRun: [...staticResult.rulesRun, ...new Set(result.findings.map((f) => f.checkId))],
+    findings: result.findings,
+    rulesRun: [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))],
     target: redactUrl(target.databaseUrl),
     model: target.model,
-    startedAt: started,
-    durationMs: Date.now() - started.getTime(),
+    startedAt: result.startedAt,
+    durationMs: result.durationMs,
     seed,
     failOn: config.failOn,
+    notProven: result.notProven,
   });
-
+  const { exitCode, verdict } = result.verdict;
   if (config.format === 'json') {
+    const p = result.probes;
     process.stdout.write(
       `${JSON.stringify(
         {
-          verdict: exitCode === 0 ? 'verified' : 'findings',
+          verdict,
           exitCode,
           model: target.model,
           seed,
-          path: result.path,
-          runs: result.runs,
-          runsExecuted: result.runsExecuted,
-          probes: result.probes,
-          tables: result.tables,
-          elapsedMs: Date.now() - started.getTime(),
-          counterexample: result.counterexample,
-          skippedTables: result.skippedTables ?? [],
-          findings,
+          path: p.path,
+          runs: p.runs,
+          runsExecuted: p.runsExecuted,
+          runsWithForeignRows: p.runsWithForeignRows,
+          probes: p.probes,
+          tables: p.tables,
+          elapsedMs: Date.now() - started,
+          counterexample: p.counterexample,
+          skippedTables: p.skippedTables,
+          notProven: result.notProven,
+          findings: result.findings,
+          replay: replayCommand(config, seed),
           reports,
         },
         null,
@@ -150,101 +201,14 @@ async function verify(config: VerifyConfig): Promise<number> {
       )}\n`,
     );
   } else {
-    printText(config, seed, result, staticResult, exitCode, reports, elapsed());
+    printText(config, seed, result, reports, elapsed());
   }
   return exitCode;
 }
 
-interface StaticOutcome {
-  findings: Finding[];
-  rulesRun: string[];
-  failing: boolean;
-}
-
-/** Static catalog rules (read-only). */
-async function runStatic(config: VerifyConfig): Promise<StaticOutcome> {
-  try {
-    const result = await withClient(config.target.databaseUrl, (client) => runStaticRules(client, config.target));
-    return { findings: result.findings, rulesRun: result.rulesRun, failing: exitCodeFor(result.findings, config.failOn) === 1 };
-  } catch (error) {
-    // The probes still prove what they prove; say that the static rules did not run.
-    process.stderr.write(`  static rules did not run: ${describeError(error)}\n`);
-    return { findings: [], rulesRun: [], failing: false };
-  }
-}
-
-/**
- * Runs the suites/target vitest project on the target in a child process, tailing its progress.
- * The child gets the validated config through the environment and writes its result to a file.
- */
-async function runTargetSuites(config: VerifyConfig & { seed: number; reportDir: string }, onProgress: (p: VerifyProgress) => void): Promise<VerifyResult> {
-  const work = join(config.reportDir, '.tenantproof');
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  const resultFile = join(work, 'result.json');
-  const progressFile = join(work, 'progress.jsonl');
-  const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
-  const child = spawn(process.execPath, [vitest, 'run', '--config', 'suites/target/vitest.config.ts'], {
-    cwd: packageRoot,
-    env: {
-      ...process.env,
-      [targetEnvVar]: verifyConfigToEnv(config),
-      TENANTPROOF_RESULT_FILE: resultFile,
-      TENANTPROOF_PROGRESS_FILE: progressFile,
-      TENANTPROOF_PARENT_PID: String(process.pid),
-      TENANTPROOF_REPORT_DIR: config.reportDir,
-      FORCE_COLOR: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const stop = () => {
-    child.kill('SIGTERM');
-    fail('interrupted: nothing was committed to the target');
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-
-  let offset = 0;
-  let lastPrinted = 0;
-  // The newest progress line not printed yet: at most one line a second is printed, but the
-  // newest one always is, a second later at worst (a burst of runs must not leave it unsaid).
-  let pending: string | undefined;
-  const tail = () => {
-    if (existsSync(progressFile) && statSync(progressFile).size > offset) {
-      const text = readFileSync(progressFile).subarray(offset).toString('utf8');
-      const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-      offset += Buffer.byteLength(complete);
-      pending = complete.split('\n').filter(Boolean).at(-1) ?? pending;
-    }
-    if (pending === undefined || Date.now() - lastPrinted < 1_000) return;
-    lastPrinted = Date.now();
-    const line = pending;
-    pending = undefined;
-    onProgress(JSON.parse(line) as VerifyProgress);
-  };
-  const timer = setInterval(tail, 250);
-  const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
-  clearInterval(timer);
-  lastPrinted = 0;
-  tail();
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
-
-  if (!existsSync(resultFile)) {
-    const hint = output.join('').split('\n').map((l) => l.trim()).filter((l) => /error/i.test(l)).at(0);
-    throw new CannotRunError(`the isolation suites did not finish (exit ${code})${hint ? `: ${hint}` : ''}`);
-  }
-  const payload = JSON.parse(readFileSync(resultFile, 'utf8')) as { result?: VerifyResult; error?: string };
-  rmSync(work, { recursive: true, force: true });
-  if (payload.error) throw new CannotRunError(payload.error);
-  return payload.result!;
+/** A long list folded to its first few items and a count. */
+function foldList(items: readonly string[], max = 8): string {
+  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')}, … and ${items.length - max} more`;
 }
 
 function describeFinding(f: Finding): string[] {
@@ -256,37 +220,49 @@ function describeFinding(f: Finding): string[] {
   return out;
 }
 
-function printText(config: VerifyConfig, seed: number, result: VerifyResult, statics: StaticOutcome, exitCode: number, reports: string[], elapsed: string): void {
+function printText(config: VerifyConfig, seed: number, v: Verification, reports: string[], elapsed: string): void {
   const out: string[] = [];
+  const result = v.probes;
   const shrunk = result.runsExecuted - result.runs;
   out.push(
-    `${config.target.model}: ${result.tables.length} tables · ${result.runs} runs${shrunk > 0 ? ` (+${shrunk} shrinking)` : ''} · ${result.probes} probes · ${elapsed} · seed ${seed}${result.path ? ` · path ${result.path}` : ''}`,
+    `${config.target.model}: ${result.tables.length} tables · ${Math.min(result.runsExecuted, result.runs)} of ${result.runs} runs${shrunk > 0 ? ` (+${shrunk} shrinking)` : ''} · ${result.probes} probes · ${elapsed} · seed ${seed}${result.path ? ` · path ${result.path}` : ''}`,
   );
-  const skipped = result.skippedTables ?? [];
-  if (result.findings.length === 0) {
+  if (result.findings.length === 0 && v.verdict.verdict === 'verified') {
     out.push("VERIFIED: no tenant could read, write or aggregate another tenant's rows.");
-    if (skipped.length > 0) out.push(`  … except in ${skipped.length} table(s) that could not be filled and were not probed: ${skipped.map((s) => s.table).join(', ')}`);
-  } else {
+  } else if (result.findings.length > 0) {
     out.push(`LEAKS (${result.findings.length}):`);
     for (const f of result.findings) out.push(...describeFinding(f));
-    out.push(`Replay: tenantproof verify --model ${config.target.model} --database-url … --runs ${config.runs} --seed ${seed}`);
     if (result.counterexample) out.push(`Smallest world: ${JSON.stringify(result.counterexample)}`);
   }
-  if (statics.findings.length > 0) {
-    out.push(`STATIC FINDINGS (${statics.findings.length}${statics.failing ? '' : `, none at or above ${config.failOn}`}):`);
-    for (const f of statics.findings) out.push(...describeFinding(f));
+  if (v.notProven.length > 0) {
+    out.push(`NOT PROVEN (${v.notProven.length}):`);
+    for (const n of v.notProven) out.push(`  ${n.object}: ${n.reason}`);
   }
-  out.push(exitCode === 0 ? 'Exit 0: verified.' : 'Exit 1: findings.');
+  const statics = v.statics.findings;
+  if (statics.length > 0) {
+    const failing = exitCodeFor(statics, config.failOn) === 1;
+    out.push(`STATIC FINDINGS (${statics.length}${failing ? '' : `, none at or above ${config.failOn}`}):`);
+    for (const f of statics) out.push(...describeFinding(f));
+  }
+  if (v.verdict.verdict !== 'verified') out.push(`Replay: ${replayCommand(config, seed)}`);
+  out.push(
+    v.verdict.verdict === 'verified'
+      ? 'Exit 0: verified.'
+      : v.verdict.verdict === 'findings'
+        ? 'Exit 1: findings.'
+        : 'Exit 3: incomplete — nothing was found, but not everything was proven (see NOT PROVEN).',
+  );
   out.push(`Reports: ${reports.join(', ')}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
 try {
-  await program.parseAsync(process.argv);
-  if (!process.argv.slice(2).length) {
-    program.outputHelp();
+  if (process.argv.length <= 2) {
+    // No command: the help, on stderr, and exit 2 (nothing was verified).
+    process.stderr.write(program.helpInformation());
     process.exit(ExitCode.cannotRun);
   }
+  await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) process.exit(0);

@@ -189,7 +189,7 @@ function summary(outcomes: readonly Outcome[]): string {
     '',
     `Seed ${seed}, ${runs} property runs per target. Verdict: **${outcomes.every(ok) ? 'every expectation held' : 'some expectations failed'}**.`,
     '',
-    'verify exit codes: 0 verified, 1 findings, 2 cannot run. Load: 0 means the scenario held (or, for a red case, caught the variant).',
+    'verify exit codes: 0 verified, 1 findings, 2 cannot run, 3 incomplete (something not proven). Load: 0 means the scenario held (or, for a red case, caught the variant).',
     '',
     '| kind | target | expected | actual | result | time |',
     '| --- | --- | --- | --- | --- | --- |',

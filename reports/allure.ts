@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Severity } from '../src/findings/types.ts';
-import { checksOf, findingMessage, fingerprint, isoTime, sortFindings, toolName, type ReportInput } from './model.ts';
+import { checksOf, findingMessage, fingerprint, isoTime, sortFindings, toolName, verdictOf, type ReportInput } from './model.ts';
 
 const allureSeverity: Record<Severity, string> = { critical: 'blocker', high: 'critical', medium: 'normal', low: 'minor', info: 'trivial' };
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -84,5 +84,41 @@ export async function writeAllureResults(dir: string, input: ReportInput): Promi
     await writeFile(join(dir, name), `${JSON.stringify(result, null, 2)}\n`);
     files.push(name);
   }
+  files.push(await writeProofResult(dir, input, start, stop));
   return files;
+}
+
+/** One result for the proof itself: failed when something was not proven (the verdict is then incomplete). */
+async function writeProofResult(dir: string, input: ReportInput, start: number, stop: number): Promise<string> {
+  const { notProven } = verdictOf(input);
+  const fullName = `${toolName}.proof.coverage`;
+  const uuid = randomUUID();
+  const result: AllureResult = {
+    uuid,
+    historyId: md5(`${fullName}|${input.model ?? ''}`),
+    testCaseId: md5(fullName),
+    name: "proof: every tenant-scoped object was probed with other tenants' rows present",
+    fullName,
+    status: notProven.length > 0 ? 'failed' : 'passed',
+    statusDetails: notProven.length > 0 ? { message: `incomplete: ${notProven.length} thing(s) not proven`, trace: notProven.map((n) => `${n.object}: ${n.reason}`).join('\n') } : {},
+    stage: 'finished',
+    start,
+    stop,
+    description: 'A run that could not probe a table, or whose worlds held no other tenant\'s rows, proves nothing about it: the verdict is then incomplete (exit 3), never verified.',
+    labels: [
+      { name: 'severity', value: 'critical' },
+      { name: 'epic', value: toolName },
+      { name: 'feature', value: 'Proof' },
+      { name: 'parentSuite', value: toolName },
+      { name: 'suite', value: 'proof' },
+      ...(input.model ? [{ name: 'tag', value: `model:${input.model}` }] : []),
+    ],
+    links: [],
+    parameters: [...(input.model ? [{ name: 'model', value: input.model }] : []), ...(input.seed !== undefined ? [{ name: 'seed', value: String(input.seed) }] : [])],
+    attachments: [],
+    steps: [],
+  };
+  const name = `${uuid}-result.json`;
+  await writeFile(join(dir, name), `${JSON.stringify(result, null, 2)}\n`);
+  return name;
 }

@@ -7,7 +7,7 @@ import { checksOf, countBySeverity, fingerprint, isoTime, safeTarget, sortFindin
 export const findingsSchemaVersion = 1;
 
 export function renderFindingsJson(input: ReportInput): string {
-  const { verdict, exitCode, failOn } = verdictOf(input);
+  const { verdict, exitCode, failOn, notProven } = verdictOf(input);
   const document = {
     schemaVersion: findingsSchemaVersion,
     tool: { name: toolName, version: toolVersion },
@@ -18,6 +18,7 @@ export function renderFindingsJson(input: ReportInput): string {
     failOn,
     verdict,
     exitCode,
+    notProven: notProven.map((n) => ({ object: n.object, reason: n.reason })),
     counts: countBySeverity(input.findings),
     checks: checksOf(input).map((c) => ({
       id: c.id,

@@ -1,6 +1,6 @@
 /** junit.xml — one testcase per check, one <failure> per finding (CI test tabs show them). */
 import type { Finding } from '../src/findings/types.ts';
-import { checksOf, findingMessage, isoTime, sortFindings, toolName, type ReportInput } from './model.ts';
+import { checksOf, findingMessage, isoTime, sortFindings, toolName, verdictOf, type ReportInput } from './model.ts';
 
 export function escapeXml(text: string): string {
   return text
@@ -30,7 +30,11 @@ function failureBody(f: Finding): string {
 export function renderJunit(input: ReportInput): string {
   const checks = checksOf(input);
   const findings = sortFindings(input.findings);
-  const failed = checks.filter((c) => findings.some((f) => f.checkId === c.id)).length;
+  const { notProven } = verdictOf(input);
+  // One more case: the proof itself was complete (every object probed, every run with foreign rows).
+  const proofFailed = notProven.length > 0 ? 1 : 0;
+  const failed = checks.filter((c) => findings.some((f) => f.checkId === c.id)).length + proofFailed;
+  const total = checks.length + 1;
   const seconds = (input.durationMs / 1000).toFixed(3);
   const cases = checks.map((c) => {
     const own = findings.filter((f) => f.checkId === c.id);
@@ -42,10 +46,16 @@ export function renderJunit(input: ReportInput): string {
       .join('\n');
     return `    <testcase classname="${classname}" name="${name}" time="0">\n${failures}\n    </testcase>`;
   });
+  const proofName = escapeXml('proof: every tenant-scoped object was probed with other tenants\' rows present');
+  cases.push(
+    proofFailed
+      ? `    <testcase classname="${toolName}.proof" name="${proofName}" time="0">\n      <failure message="${escapeXml(`incomplete: ${notProven.length} thing(s) not proven`)}" type="incomplete">${escapeXml(notProven.map((n) => `${n.object}: ${n.reason}`).join('\n'))}</failure>\n    </testcase>`
+      : `    <testcase classname="${toolName}.proof" name="${proofName}" time="0"/>`,
+  );
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${toolName}" tests="${checks.length}" failures="${failed}" errors="0" time="${seconds}">`,
-    `  <testsuite name="${toolName} checks" tests="${checks.length}" failures="${failed}" errors="0" skipped="0" time="${seconds}" timestamp="${isoTime(input.startedAt).replace(/\.\d+Z$/, '')}">`,
+    `<testsuites name="${toolName}" tests="${total}" failures="${failed}" errors="0" time="${seconds}">`,
+    `  <testsuite name="${toolName} checks" tests="${total}" failures="${failed}" errors="0" skipped="0" time="${seconds}" timestamp="${isoTime(input.startedAt).replace(/\.\d+Z$/, '')}">`,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

@@ -3,10 +3,11 @@
  * rule metadata for each check id (static rules from the registry; probe checks from their findings).
  */
 import { createHash } from 'node:crypto';
-import type { IsolationModel } from '../src/catalog/types.ts';
+import type { IsolationModelName } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
 import { severities, type Finding, type LeakClass, type Severity } from '../src/findings/types.ts';
-import { exitCodeFor, ruleById } from '../src/checks/rules/index.ts';
+import { ruleById } from '../src/checks/rules/index.ts';
+import { verdictOf as verdictFrom, type NotProven, type VerdictOutcome } from '../src/findings/verdict.ts';
 
 export const toolName = 'tenantproof';
 export const toolVersion = '0.1.0';
@@ -17,12 +18,14 @@ export interface ReportInput {
   readonly rulesRun: readonly string[];
   /** The target's URL; redacted again here in case a password slipped through. */
   readonly target: string;
-  readonly model?: IsolationModel;
+  readonly model?: IsolationModelName;
   readonly startedAt: Date | string;
   readonly durationMs: number;
   readonly seed?: number;
   /** `--fail-on` threshold (default high): decides the verdict and exit code. */
   readonly failOn?: Severity;
+  /** What the run set out to prove and did not (a table not probed, a run without foreign rows): makes the verdict `incomplete`. */
+  readonly notProven?: readonly NotProven[];
   /** SARIF only: a repository file (e.g. the migrations) to anchor results on, for code-scanning UIs that need a file. */
   readonly sourceUri?: string;
 }
@@ -83,10 +86,9 @@ export function countBySeverity(findings: readonly Finding[]): Record<Severity, 
   return counts;
 }
 
-export function verdictOf(input: ReportInput): { verdict: 'verified' | 'findings'; exitCode: 0 | 1; failOn: Severity } {
-  const failOn = input.failOn ?? 'high';
-  const exitCode = exitCodeFor(input.findings, failOn);
-  return { verdict: exitCode === 0 ? 'verified' : 'findings', exitCode, failOn };
+/** The verdict every format carries: verified, findings, or incomplete (src/findings/verdict.ts). */
+export function verdictOf(input: ReportInput): VerdictOutcome {
+  return verdictFrom({ findings: input.findings, failOn: input.failOn ?? 'high', notProven: input.notProven ?? [] });
 }
 
 export function safeTarget(target: string): string {

@@ -86,9 +86,18 @@ export function renderSarif(input: ReportInput): string {
     runs: [
       {
         tool: { driver: { name: toolName, version: toolVersion, semanticVersion: toolVersion, rules } },
-        invocations: [{ executionSuccessful: true, startTimeUtc: started, endTimeUtc: ended, exitCode: verdictOf(input).exitCode }],
+        invocations: [
+          {
+            executionSuccessful: true,
+            startTimeUtc: started,
+            endTimeUtc: ended,
+            exitCode: verdictOf(input).exitCode,
+            // What was not proven, so a code-scanning run never reads as a clean bill of health.
+            toolExecutionNotifications: verdictOf(input).notProven.map((n) => ({ level: 'warning' as const, message: { text: `not proven: ${n.object}: ${n.reason}` } })),
+          },
+        ],
         results,
-        properties: { target: safeTarget(input.target), model: input.model ?? null, failOn: verdictOf(input).failOn, ...(input.seed !== undefined ? { seed: input.seed } : {}) },
+        properties: { target: safeTarget(input.target), model: input.model ?? null, failOn: verdictOf(input).failOn, verdict: verdictOf(input).verdict, ...(input.seed !== undefined ? { seed: input.seed } : {}) },
       },
     ],
   };

@@ -11,3 +11,6 @@ export * from './findings/types.ts';
 export * from './catalog/index.ts';
 export * from './checks/rules/index.ts';
 export * from './checks/probes/index.ts';
+export * from './findings/verdict.ts';
+export * from './target/config.ts';
+export { verify, type Verification, type VerifyHooks, type StaticOutcome } from './verify.ts';

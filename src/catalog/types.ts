@@ -8,9 +8,6 @@
  * schemas, databases, extensions, settings.
  */
 
-export type IsolationModel = 'rls' | 'schema' | 'database';
-export const isolationModels: readonly IsolationModel[] = ['rls', 'schema', 'database'];
-
 /** A qualified name, always unquoted parts; quote with quoteIdent when building SQL. */
 export interface QualifiedName {
   readonly schema: string;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { isolationModels } from '../catalog/types.ts';
+import { isolationModelNames } from './types.ts';
 import { CannotRunError } from '../errors.ts';
 import { severities, type Severity } from '../findings/types.ts';
 import { parsePostgresUrl } from './url.ts';
@@ -66,7 +66,7 @@ const fields = {
       ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^database URL /, '') });
     }
   }),
-  model: z.enum(isolationModels as [TargetConfig['model'], ...TargetConfig['model'][]], { message: `must be one of ${isolationModels.join(', ')}` }),
+  model: z.enum(isolationModelNames as [TargetConfig['model'], ...TargetConfig['model'][]], { message: `must be one of ${isolationModelNames.join(', ')}` }),
   appRole: identifier,
   tenantTable: z.string().trim().regex(/^([^.\s]+\.)?[^.\s]+$/, 'must be a table name or schema.table'),
   tenantColumn: identifier,
@@ -189,26 +189,4 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
     ...(v.schemas ? { schemas: v.schemas } : {}),
   };
   return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn };
-}
-
-/** The environment variable through which `verify` hands the target to the suites/target project. */
-export const targetEnvVar = 'TENANTPROOF_TARGET';
-
-/** Serialises a verify config for the suites (env var); read back with `verifyConfigFromEnv`. */
-export function verifyConfigToEnv(config: VerifyConfig): string {
-  return JSON.stringify(config);
-}
-
-export function verifyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): VerifyConfig | null {
-  const raw = env[targetEnvVar];
-  if (!raw) return null;
-  const parsed = JSON.parse(raw) as Omit<VerifyConfig, 'target'> & { target: Record<string, unknown> };
-  return resolveVerifyConfig({
-    ...parsed.target,
-    runs: parsed.runs,
-    seed: parsed.seed ?? undefined,
-    reportDir: parsed.reportDir,
-    format: parsed.format,
-    failOn: parsed.failOn,
-  });
 }

@@ -3,12 +3,14 @@
  * context. This is the validated shape; src/target/config.ts parses CLI flags and config
  * files into it (zod, one-line errors naming the bad field).
  */
-import type { IsolationModel } from '../catalog/types.ts';
+/** The isolation models tenantproof verifies; each is one module of src/models (see models/index.ts). */
+export type IsolationModelName = 'rls' | 'schema' | 'database';
+export const isolationModelNames: readonly IsolationModelName[] = ['rls', 'schema', 'database'];
 
 export interface TargetConfig {
   /** A role allowed to create rows and `SET ROLE` to the app role; everything it does is rolled back. */
   readonly databaseUrl: string;
-  readonly model: IsolationModel;
+  readonly model: IsolationModelName;
   /** rls (and schema with a shared role): the role the application connects as / SETs. */
   readonly appRole: string;
   /** The table listing tenants, and the tenant column of tenant-scoped tables. */

@@ -9,14 +9,14 @@
  * - Statements are separated by `;` at end of line (dollar-quoted bodies are kept whole); a line
  *   `\c @db` moves the following statements to that database (database model).
  */
-import type { IsolationModel } from '../../src/catalog/types.ts';
+import type { IsolationModelName } from '../../src/target/types.ts';
 import type { TargetConfig } from '../../src/target/types.ts';
 
 export interface CorpusEntry {
   readonly rule: string;
   /** What this red case shows, for the test title. */
   readonly title: string;
-  readonly model?: IsolationModel;
+  readonly model?: IsolationModelName;
   /** The violating schema, applied on top of the model's base schema. */
   readonly setup: string;
   /** Applied after `setup`: the corrected schema. */

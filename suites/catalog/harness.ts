@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { testServer } from '../../fixtures/index.ts';
 import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
-import type { IsolationModel } from '../../src/catalog/types.ts';
+import type { IsolationModelName } from '../../src/target/types.ts';
 import type { Finding } from '../../src/findings/types.ts';
 import { runStaticRules, type StaticRuleOptions } from '../../src/checks/rules/index.ts';
 import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
@@ -22,13 +22,13 @@ export interface FixtureDatabase extends AsyncDisposable {
   run(overrides?: Partial<TargetConfig>, options?: StaticRuleOptions): Promise<{ findings: Finding[]; rulesRun: string[] }>;
 }
 
-const bases: Record<IsolationModel, { sql: string; target: Partial<TargetConfig> }> = {
+const bases: Record<IsolationModelName, { sql: string; target: Partial<TargetConfig> }> = {
   rls: { sql: rlsBase, target: {} },
   schema: { sql: schemaBase, target: schemaTarget },
   database: { sql: databaseBase, target: databaseTarget },
 };
 
-export async function fixtureDatabase(model: IsolationModel): Promise<FixtureDatabase> {
+export async function fixtureDatabase(model: IsolationModelName): Promise<FixtureDatabase> {
   const { adminUrl } = testServer();
   const prefix = `c${randomBytes(4).toString('hex')}`;
   const name = `${prefix}_main`;

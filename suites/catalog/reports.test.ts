@@ -121,9 +121,9 @@ describe('reports', () => {
     expect(fn.level).toBe('note');
     expect(fn.locations[0].logicalLocations[0].kind).toBe('function');
 
-    // JUnit: one testcase per check, one failure per finding, XML-escaped.
+    // JUnit: one testcase per check and one for the proof's completeness, one failure per finding, XML-escaped.
     const junit = await readFile(join(dir, 'junit.xml'), 'utf8');
-    expect(junit.match(/<testcase /g)).toHaveLength(input.rulesRun.length + 1);
+    expect(junit.match(/<testcase /g)).toHaveLength(input.rulesRun.length + 2);
     expect(junit.match(/<failure /g)).toHaveLength(withProbe.findings.length);
     expect(junit).toContain('weird | &lt;name&gt; &amp; &apos;quoted&apos;');
     expect(junit).not.toMatch(/<name>|& /);
@@ -136,11 +136,11 @@ describe('reports', () => {
     expect(summary).toContain('weird \\| <name>');
     expect(summary.split('\n').length).toBeLessThan(80);
 
-    // Allure: one result per check, failed ones with evidence attachments that exist.
+    // Allure: one result per check and one for the proof, failed ones with evidence attachments that exist.
     const allureDir = join(dir, 'allure-results');
     const allureFiles = await readdir(allureDir);
     const results = await Promise.all(allureFiles.filter((f) => f.endsWith('-result.json')).map(async (f) => JSON.parse(await readFile(join(allureDir, f), 'utf8'))));
-    expect(results).toHaveLength(input.rulesRun.length + 1);
+    expect(results).toHaveLength(input.rulesRun.length + 2);
     const failed = results.filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.labels.find((l: { name: string }) => l.name === 'story').value).sort()).toEqual([...new Set(withProbe.findings.map((f) => f.checkId))].sort());
     for (const r of failed) {
@@ -158,7 +158,8 @@ describe('reports', () => {
     await promisify(execFile)(resolve('node_modules/.bin/allure'), ['generate', join(dir, 'allure-results'), '--output', out], { cwd: dir, timeout: 60_000 });
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
     const failedChecks = new Set(input.findings.map((f) => f.checkId)).size;
-    expect(summary.stats).toMatchObject({ total: input.rulesRun.length, failed: failedChecks, passed: input.rulesRun.length - failedChecks });
+    // One result per check, plus the proof's completeness (passed: nothing was left unproven here).
+    expect(summary.stats).toMatchObject({ total: input.rulesRun.length + 1, failed: failedChecks, passed: input.rulesRun.length + 1 - failedChecks });
     expect((await readdir(join(out, 'data', 'attachments'))).length).toBe(input.findings.length);
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CannotRunError } from '../../src/errors.ts';
-import { loadConfigFile, resolveVerifyConfig, verifyConfigFromEnv, verifyConfigToEnv } from '../../src/target/config.ts';
+import { loadConfigFile, resolveVerifyConfig} from '../../src/target/config.ts';
 
 const url = 'postgres://u:p@127.0.0.1:5432/app';
 
@@ -60,10 +60,5 @@ describe('target config (zod): flags over config files, one-line errors', () => 
     writeFileSync(join(dir, 'bad.json'), '{ not json');
     await expect(loadConfigFile(join(dir, 'bad.json'))).rejects.toThrow(/^config file .*bad\.json cannot be read: /);
     await expect(loadConfigFile(join(dir, 'missing.json'))).rejects.toThrow(/does not exist/);
-  });
-
-  test('the config round-trips through the environment handed to the target suites', () => {
-    const config = resolveVerifyConfig({ databaseUrl: url, model: 'database', tenantRole: '{tenant}_role', seed: '9' });
-    expect(verifyConfigFromEnv({ TENANTPROOF_TARGET: verifyConfigToEnv(config) })).toEqual(config);
   });
 });

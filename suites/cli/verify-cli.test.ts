@@ -23,7 +23,7 @@ function expectOneLineError(run: Awaited<ReturnType<typeof runCli>>, pattern: Re
 }
 
 describe('tenantproof verify: options and exit codes', () => {
-  test('--help documents the flags and the exit codes 0, 1 and 2', async () => {
+  test('--help documents the flags and the exit codes 0, 1, 2 and 3', async () => {
     const run = await runCli(['verify', '--help']);
     expect(run.code).toBe(0);
     for (const flag of ['--database-url', '--model', '--app-role', '--tenant-table', '--tenant-column', '--tenant-setting', '--schema-pattern', '--database-pattern', '--tenant-role', '--runs', '--seed', '--report-dir', '--format', '--fail-on', '--config']) {
@@ -32,6 +32,37 @@ describe('tenantproof verify: options and exit codes', () => {
     expect(run.stdout).toMatch(/0\s+verified/);
     expect(run.stdout).toMatch(/1\s+findings/);
     expect(run.stdout).toMatch(/2\s+cannot run/);
+    expect(run.stdout).toMatch(/3\s+incomplete/);
+  });
+
+  test('no arguments: the help on stderr, exit 2, no stray line; --version prints the version', async () => {
+    const bare = await runCli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^Usage: tenantproof/);
+    expect(bare.stderr).not.toMatch(/outputHelp/);
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  test('a table that cannot be filled: never VERIFIED, exit 3 (incomplete) naming it, and every report says so', { timeout: 120_000 }, async () => {
+    await withCorpusTarget(correct, async ({ target }) => {
+      // Every row of tasks is refused: no probe can run on it, so nothing is proven about it.
+      await withClient(target.databaseUrl, (c) => c.query('alter table public.tasks add constraint tp_never check (false) not valid'));
+      const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+      const run = await runCli(['verify', ...targetFlags(target.databaseUrl, target.appRole), '--runs', '2', '--seed', '3', '--report-dir', dir]);
+      expect(run.code, run.stderr + run.stdout).toBe(3);
+      expect(run.stdout).not.toMatch(/VERIFIED/);
+      expect(run.stdout).toMatch(/NOT PROVEN[\s\S]*public\.tasks/);
+      const json = JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8')) as { verdict: string; exitCode: number; notProven: { object: string }[] };
+      expect(json).toMatchObject({ verdict: 'incomplete', exitCode: 3 });
+      expect(json.notProven.map((n) => n.object)).toContain('public.tasks');
+      expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toMatch(/INCOMPLETE/);
+      expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toMatch(/type="incomplete"/);
+      const sarif = JSON.parse(readFileSync(join(dir, 'tenantproof.sarif'), 'utf8')) as { runs: { invocations: { exitCode: number; toolExecutionNotifications: unknown[] }[] }[] };
+      expect(sarif.runs[0]!.invocations[0]!.exitCode).toBe(3);
+      expect(sarif.runs[0]!.invocations[0]!.toolExecutionNotifications.length).toBeGreaterThan(0);
+    });
   });
 
   test.each([

@@ -14,6 +14,20 @@ export interface CorpusTarget {
   readonly adminUrl: string;
 }
 
+/** The same setup as withCorpusTarget, for a test file that declares its tests from it: `close()` drops it. */
+export async function openCorpusTarget(schema: CorpusSchema): Promise<CorpusTarget & { close(): Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let ready!: (t: CorpusTarget) => void;
+  const opened = new Promise<CorpusTarget>((r) => (ready = r));
+  const done = withCorpusTarget(schema, async (t) => {
+    ready(t);
+    await released;
+  });
+  const t = await Promise.race([opened, done.then(() => Promise.reject(new Error('corpus target closed before it opened')))]);
+  return { ...t, close: async () => (release(), done) };
+}
+
 export async function withCorpusTarget<T>(schema: CorpusSchema, fn: (t: CorpusTarget) => Promise<T>): Promise<T> {
   const { adminUrl } = testServer();
   const db = await scratchDatabase('iso');

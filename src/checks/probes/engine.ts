@@ -62,6 +62,8 @@ export interface VerifyResult {
   readonly counterexample: unknown;
   /** Tables the generator could not fill, so no probe ran on them (with the reason). */
   readonly skippedTables: readonly { readonly table: string; readonly reason: string }[];
+  /** Why fast-check ended without executing the runs asked for (too many skipped worlds), if it did. */
+  readonly gaveUp: string | null;
 }
 
 /** A connection that is open for one verification. */
@@ -260,7 +262,7 @@ export async function guardRunTransaction(tx: Queryable, options: VerifyOptions)
 export interface PropertyOutcome {
   readonly model: TargetConfig['model'];
   /** What fast-check reports of the run (only these fields are read). */
-  readonly details: { readonly failed: boolean; readonly seed: number; readonly counterexamplePath: string | null };
+  readonly details: { readonly failed: boolean; readonly seed: number; readonly counterexamplePath: string | null; readonly numSkips?: number };
   readonly harnessError: unknown;
   readonly observations: Iterable<Observation>;
   readonly runsExecuted: number;
@@ -285,6 +287,11 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
   if (harnessError) throw stopReason(harnessError, options);
   const path = details.failed ? details.counterexamplePath : null;
   const findings: Finding[] = [...outcome.observations].map((o) => ({ ...o, model: outcome.model, seed: details.seed, ...(path ? { path } : {}) }));
+  // A failed check without an observation is fast-check giving up (too many skipped worlds), never "no findings".
+  const gaveUp =
+    details.failed && findings.length === 0
+      ? `fast-check gave up after skipping ${details.numSkips ?? 'too many'} generated worlds (their tenant ids clashed with existing tenants); ${outcome.runsExecuted} of ${options.runs} runs executed`
+      : null;
   return {
     model: outcome.model,
     findings,
@@ -298,6 +305,7 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
     elapsedMs: Date.now() - outcome.started,
     counterexample: outcome.counterexample,
     skippedTables: [...outcome.skippedTables].map(([table, reason]) => ({ table, reason })),
+    gaveUp,
   };
 }
 

@@ -18,8 +18,6 @@ export {
   loadConfigFile,
   findConfigFile,
   defineConfig,
-  verifyConfigFromEnv,
-  verifyConfigToEnv,
   defaultRuns,
   type VerifyConfig,
   type TenantproofConfigFile,

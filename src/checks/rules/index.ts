@@ -6,7 +6,7 @@
  * sorted by severity.
  */
 import type { Queryable } from '../../target/connection.ts';
-import { atLeast, severities, type Finding, type Severity } from '../../findings/types.ts';
+import { severities, type Finding } from '../../findings/types.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { buildRuleContext, type ConnectDatabase } from './context.ts';
 import { foreignKeyWithoutTenantColumn, sharedSequenceOnTenantTable, tenantColumnNotIndexed, tenantColumnNullable, tenantColumnWithoutForeignKey, uniqueWithoutTenantColumn } from './keys.ts';
@@ -56,6 +56,7 @@ export { buildRuleContext, likeToRegExp, type ConnectDatabase, type ContextOptio
 export { analyseExpression, parseTree, splitTop, subqueryLink, type SubqueryLink, type TenantPredicate } from './policy-expression.ts';
 export { knownCves, vulnerabilitiesOf } from './version.ts';
 export { defineRule, toFinding } from './define.ts';
+export { exitCodeFor } from '../../findings/verdict.ts';
 export { renderRulePage, renderRuleIndex, type RuleExample } from './docs.ts';
 export { introspectSideChannels, type SideChannelCatalog, type ColumnStatistics, type ExtendedStatistics, type ExclusionConstraint, type NotifyingTrigger, type ActivityAccess } from './side-channels.ts';
 
@@ -141,14 +142,6 @@ export async function runRules(ctx: RuleContext, options: Pick<StaticRuleOptions
 export async function runStaticRules(q: Queryable, target: TargetConfig, options: StaticRuleOptions = {}): Promise<StaticRulesResult> {
   const ctx = await buildRuleContext(q, target, options.connect ? { connect: options.connect } : {});
   return runRules({ ...ctx, sideChannels: await introspectSideChannels(q, ctx) }, options);
-}
-
-/**
- * `--fail-on` semantics: 1 when some finding is at or above the threshold (default high), or is
- * an observed leak (`leak: true`: data did cross a tenant boundary, whatever its severity), else 0.
- */
-export function exitCodeFor(findings: readonly (Pick<Finding, 'severity'> & { readonly leak?: boolean })[], failOn: Severity = 'high'): 0 | 1 {
-  return findings.some((f) => f.leak === true || atLeast(f.severity, failOn)) ? 1 : 0;
 }
 
 export function ruleById(id: string): Rule | undefined {

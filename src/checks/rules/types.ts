@@ -4,7 +4,8 @@
  * it reads the RuleContext that runStaticRules builds once (structure + security catalogs).
  */
 import type { Structure } from '../../catalog/structure.ts';
-import type { IsolationModel, Relation } from '../../catalog/types.ts';
+import type { Relation } from '../../catalog/types.ts';
+import type { IsolationModelName } from '../../target/types.ts';
 import type { SecurityCatalog } from '../../catalog/security.ts';
 import type { Finding, LeakClass, Severity } from '../../findings/types.ts';
 import type { TargetConfig } from '../../target/types.ts';
@@ -33,7 +34,7 @@ export interface TenantDatabase extends TenantUnit {
 
 export interface RuleContext {
   readonly target: TargetConfig;
-  readonly model: IsolationModel;
+  readonly model: IsolationModelName;
   readonly structure: Structure;
   readonly security: SecurityCatalog;
   /** Roles under test that exist: the app role and the per-tenant roles. */
@@ -59,7 +60,7 @@ export interface Rule {
   readonly leakClass: LeakClass;
   /** e.g. `CWE-862`. */
   readonly cwe: string;
-  readonly models: readonly IsolationModel[];
+  readonly models: readonly IsolationModelName[];
   /** What it means and why it matters (markdown). */
   readonly description: string;
   /** How to fix it (markdown, SQL welcome). */

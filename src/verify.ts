@@ -1,0 +1,78 @@
+/**
+ * verify(): the whole pipeline, in the caller's process. target → catalog (static rules) → world
+ * and models (property runs, every probe in a rolled-back transaction) → findings → verdict.
+ * Reports are written by the caller (`reports/`), which takes findings only.
+ */
+import { randomInt } from 'node:crypto';
+import { runStaticRules } from './checks/rules/index.ts';
+import { listTenantTables } from './checks/probes/tables.ts';
+import { verifyTarget, type VerifyProgress, type VerifyResult } from './checks/probes/engine.ts';
+import { describeError } from './errors.ts';
+import type { Finding } from './findings/types.ts';
+import { notProvenBy, verdictOf, type NotProven, type VerdictOutcome } from './findings/verdict.ts';
+import type { VerifyConfig } from './target/config.ts';
+import { withClient } from './target/connection.ts';
+
+export interface VerifyHooks {
+  /** The tenant-scoped tables (or tenant objects) found, before anything is run. */
+  readonly onTables?: (tables: readonly string[]) => void;
+  readonly onStatic?: (outcome: StaticOutcome) => void;
+  readonly onProgress?: (progress: VerifyProgress) => void;
+}
+
+export interface StaticOutcome {
+  readonly findings: readonly Finding[];
+  readonly rulesRun: readonly string[];
+  /** Why the static rules did not run, if they did not (the probes still prove what they prove). */
+  readonly error: string | null;
+}
+
+export interface Verification {
+  readonly seed: number;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly tables: readonly string[];
+  readonly statics: StaticOutcome;
+  readonly probes: VerifyResult;
+  /** Probe findings first, then static ones. */
+  readonly findings: readonly Finding[];
+  readonly notProven: readonly NotProven[];
+  readonly verdict: VerdictOutcome;
+}
+
+/**
+ * Verifies one target. Throws CannotRunError (exit 2) when the target cannot be verified at all;
+ * otherwise returns what was found and what was proven. Nothing is left in the target.
+ */
+export async function verify(config: VerifyConfig, hooks: VerifyHooks = {}): Promise<Verification> {
+  const startedAt = new Date();
+  const seed = config.seed ?? randomInt(0, 2_147_483_647);
+  const { target } = config;
+  // Checked before anything else, so that a target that cannot be verified gives one line.
+  const tables = await listTenantTables(target);
+  hooks.onTables?.(tables);
+
+  let statics: StaticOutcome;
+  try {
+    const result = await withClient(target.databaseUrl, (client) => runStaticRules(client, target));
+    statics = { findings: result.findings, rulesRun: result.rulesRun, error: null };
+  } catch (error) {
+    statics = { findings: [], rulesRun: [], error: describeError(error) };
+  }
+  hooks.onStatic?.(statics);
+
+  const probes = await verifyTarget(target, { runs: config.runs, seed, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
+  const findings = [...probes.findings, ...statics.findings];
+  const notProven = [...notProvenBy(probes), ...(statics.error ? [{ object: 'static rules', reason: `did not run: ${statics.error}` }] : [])];
+  return {
+    seed,
+    startedAt,
+    durationMs: Date.now() - startedAt.getTime(),
+    tables,
+    statics,
+    probes,
+    findings,
+    notProven,
+    verdict: verdictOf({ findings, failOn: config.failOn, notProven }),
+  };
+}

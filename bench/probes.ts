@@ -24,9 +24,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '../fixtures/index.ts';
 import { createScratchDatabase, quoteIdent, withClient } from '../src/index.ts';
-import { verifyTarget, type VerifyResult } from '../src/checks/probes/engine.ts';
-import { defaultRuns } from '../src/target/config.ts';
-import { targetDefaults, type TargetConfig } from '../src/target/types.ts';
+import { verifyTarget, type VerifyResult } from '../src/index.ts';
+import { defaultRuns } from '../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../src/index.ts';
 import { baseSchema } from '../suites/isolation/corpus.ts';
 
 const seconds = Number(process.env.BENCH_PGBENCH_SECONDS ?? 3);

@@ -11,8 +11,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createScratchDatabase } from '../src/target/connection.ts';
-import { CannotRunError, describeError } from '../src/errors.ts';
+import { createScratchDatabase } from '../src/index.ts';
+import { CannotRunError, describeError } from '../src/index.ts';
 import { startPostgres } from '../fixtures/postgres/index.ts';
 import { startReferenceApp } from '../reference-app/src/index.ts';
 

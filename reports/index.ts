@@ -14,7 +14,7 @@ import type { ReportInput } from './model.ts';
 import { renderSarif } from './sarif.ts';
 import { renderSummary } from './summary.ts';
 
-export { exitCodeFor } from '../src/checks/rules/index.ts';
+export { exitCodeFor } from '../src/findings/verdict.ts';
 export { checksOf, fingerprint, verdictOf, type ReportInput } from './model.ts';
 export { renderFindingsJson, findingsSchemaVersion } from './findings-json.ts';
 export { renderJunit } from './junit.ts';

@@ -6,7 +6,8 @@
 import { randomInt } from 'node:crypto';
 import { runStaticRules } from './checks/rules/index.ts';
 import { listTenantTables } from './checks/probes/tables.ts';
-import { verifyTarget, type VerifyProgress, type VerifyResult } from './checks/probes/engine.ts';
+import type { VerifyProgress, VerifyResult } from './checks/probes/engine.ts';
+import { verifyTarget } from './checks/probes/runners.ts';
 import { describeError } from './errors.ts';
 import type { Finding } from './findings/types.ts';
 import { notProvenBy, verdictOf, type NotProven, type VerdictOutcome } from './findings/verdict.ts';

@@ -12,7 +12,7 @@
 import { CannotRunError } from '../errors.ts';
 import type { Queryable } from '../target/connection.ts';
 import { quoteIdent } from '../target/connection.ts';
-import { enterTenantSql, tenantSettingSql } from '../target/context.ts';
+import { tenantSettingSql } from '../target/context.ts';
 import type { TargetConfig } from '../target/types.ts';
 import type { RowSpec, World } from './arbitraries.ts';
 import type { TablePlan, WorldPlan } from './plan.ts';
@@ -144,7 +144,18 @@ export function insertSql(table: TablePlan, rowCount: number, returning = true):
 }
 
 /** Writes `world` (inside the caller's transaction) and returns what was stored. */
-export async function writeWorld(tx: Queryable, target: TargetConfig, plan: WorldPlan, world: World, bases: CounterBases): Promise<StoredWorld> {
+/**
+ * `writeAs`: SQL that enters a tenant's context, for rows the connecting role is refused (42501)
+ * but the application's own path may write (the rls model: the app role with the tenant setting).
+ */
+export async function writeWorld(
+  tx: Queryable,
+  target: TargetConfig,
+  plan: WorldPlan,
+  world: World,
+  bases: CounterBases,
+  writeAs?: (tenantId: string) => string,
+): Promise<StoredWorld> {
   const stored = new Map<string, StoredRow[]>();
   const byKey = new Map<string, StoredRow>();
   const skipped = new Map<string, string>();
@@ -185,7 +196,7 @@ export async function writeWorld(tx: Queryable, target: TargetConfig, plan: Worl
       const sql = insertSql(table, accepted);
       let rows: Returned[];
       try {
-        rows = await insertBatch(tx, target, table, sql, params, tenantId);
+        rows = await insertBatch(tx, target, table, sql, params, tenantId, writeAs);
       } catch (error) {
         // A table the generator cannot fill (an unsupported type, an unsatisfiable CHECK) is left
         // out of this world and reported as not probed; the rest of the world goes on.
@@ -249,6 +260,7 @@ async function insertBatch(
   sql: string,
   params: (string | null)[],
   tenantId: string | null,
+  writeAs: ((tenantId: string) => string) | undefined,
 ): Promise<Returned[]> {
   // The tenant setting is set in every model: hybrid layouts (tenant columns, triggers and RLS on
   // shared tables inside schema/database tenants) read it too. It is transaction-local.
@@ -278,10 +290,10 @@ async function insertBatch(
     const code = (error as { code?: string }).code;
     // A lock held elsewhere is no property of the table: the run stops (the engine says why).
     if (code === '55P03') throw error;
-    if (code === '42501' && tenantId !== null && target.model === 'rls') {
+    if (code === '42501' && tenantId !== null && writeAs) {
       // Refused to the connecting role by a policy or grant: write through the app's own path.
       try {
-        await tx.query(enterTenantSql(target, { kind: 'tenant', tenant: tenantId }));
+        await tx.query(writeAs(tenantId));
         const { rows } = await tx.query<Returned>(sql, params);
         await tx.query(`reset role; release savepoint tp_world`);
         return rows;

@@ -9,8 +9,8 @@
  * - Statements are separated by `;` at end of line (dollar-quoted bodies are kept whole); a line
  *   `\c @db` moves the following statements to that database (database model).
  */
-import type { IsolationModelName } from '../../src/target/types.ts';
-import type { TargetConfig } from '../../src/target/types.ts';
+import type { IsolationModelName } from '../../src/index.ts';
+import type { TargetConfig } from '../../src/index.ts';
 
 export interface CorpusEntry {
   readonly rule: string;

@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
-import { rules } from '../../src/checks/rules/index.ts';
+import { rules } from '../../src/index.ts';
 import { expectedRuleDocs } from './rule-docs.ts';
 
 describe('rule reference pages (docs/rules) match the registry', () => {

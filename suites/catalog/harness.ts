@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { testServer } from '../../fixtures/index.ts';
 import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
-import type { IsolationModelName } from '../../src/target/types.ts';
-import type { Finding } from '../../src/findings/types.ts';
-import { runStaticRules, type StaticRuleOptions } from '../../src/checks/rules/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
+import type { IsolationModelName } from '../../src/index.ts';
+import type { Finding } from '../../src/index.ts';
+import { runStaticRules, type StaticRuleOptions } from '../../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/index.ts';
 import { applySql, dropPrefixed, expand } from './apply-sql.ts';
 import { databaseBase, databaseTarget, rlsBase, schemaBase, schemaTarget } from './corpus.ts';
 

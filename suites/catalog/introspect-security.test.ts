@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { testServer } from '../../fixtures/index.ts';
 import { withClient } from '../../src/index.ts';
-import { introspectSecurity, PUBLIC } from '../../src/catalog/index.ts';
+import { introspectSecurity, PUBLIC } from '../../src/index.ts';
 import { fixtureDatabase } from './harness.ts';
 
 describe('introspectSecurity', () => {

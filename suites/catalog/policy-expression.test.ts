@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { analyseExpression, splitTop, subqueryLink, type TenantPredicate } from '../../src/checks/rules/index.ts';
+import { analyseExpression, splitTop, subqueryLink, type TenantPredicate } from '../../src/index.ts';
 
 const p: TenantPredicate = { setting: 'app.current_tenant', column: 'tenant_id', helpers: ['current_tenant_id'] };
 const tenant = "(tenant_id = (current_setting('app.current_tenant'::text))::uuid)";

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase } from '../../fixtures/index.ts';
 import { withClient } from '../../src/index.ts';
-import { atLeast, type Finding } from '../../src/findings/types.ts';
-import { runStaticRules } from '../../src/checks/rules/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
+import { atLeast, type Finding } from '../../src/index.ts';
+import { runStaticRules } from '../../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/index.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, TenantControl, type VulnerabilityName } from '../../reference-app/src/index.ts';
 import { describeFindings } from './harness.ts';
 

@@ -5,9 +5,9 @@
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase } from '../../fixtures/index.ts';
 import { withClient } from '../../src/index.ts';
-import { atLeast } from '../../src/findings/types.ts';
-import { buildRuleContext, runStaticRules } from '../../src/checks/rules/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
+import { atLeast } from '../../src/index.ts';
+import { buildRuleContext, runStaticRules } from '../../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/index.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, tenantTableNames, type VulnerabilityName } from '../../reference-app/src/index.ts';
 import { describeFindings } from './harness.ts';
 

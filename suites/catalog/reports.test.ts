@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import AjvDraft04Module from 'ajv-draft-04';
 import addFormatsModule from 'ajv-formats';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { Finding } from '../../src/findings/types.ts';
+import type { Finding } from '../../src/index.ts';
 import { exitCodeFor, writeReports, type ReportInput } from '../../reports/index.ts';
 import { fixtureDatabase } from './harness.ts';
 

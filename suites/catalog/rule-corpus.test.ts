@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { testServer } from '../../fixtures/index.ts';
-import { atLeast } from '../../src/findings/types.ts';
-import { rules } from '../../src/checks/rules/index.ts';
+import { atLeast } from '../../src/index.ts';
+import { rules } from '../../src/index.ts';
 import { expand } from './apply-sql.ts';
 import { corpus } from './corpus.ts';
 import { describeFindings, fixtureDatabase } from './harness.ts';

@@ -1,6 +1,6 @@
 /** The rule reference as it should be on disk: docs/rules/<id>.md for every rule, plus README.md. */
-import { rules } from '../../src/checks/rules/index.ts';
-import { renderRuleIndex, renderRulePage } from '../../src/checks/rules/docs.ts';
+import { rules } from '../../src/index.ts';
+import { renderRuleIndex, renderRulePage } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
 
 export function expectedRuleDocs(): Map<string, string> {

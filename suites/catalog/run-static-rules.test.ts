@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CannotRunError, urlFor, withClient } from '../../src/index.ts';
-import { rules, runStaticRules } from '../../src/checks/rules/index.ts';
+import { rules, runStaticRules } from '../../src/index.ts';
 import { fixtureDatabase } from './harness.ts';
 
 describe('runStaticRules', () => {

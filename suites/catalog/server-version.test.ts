@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { testServer } from '../../fixtures/index.ts';
 import { withClient } from '../../src/index.ts';
-import { buildRuleContext, runRules, vulnerabilitiesOf } from '../../src/checks/rules/index.ts';
+import { buildRuleContext, runRules, vulnerabilitiesOf } from '../../src/index.ts';
 import { fixtureDatabase } from './harness.ts';
 
 describe('server-version-vulnerable', () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CannotRunError } from '../../src/errors.ts';
-import { loadConfigFile, resolveVerifyConfig} from '../../src/target/config.ts';
+import { CannotRunError } from '../../src/index.ts';
+import { loadConfigFile, resolveVerifyConfig} from '../../src/index.ts';
 
 const url = 'postgres://u:p@127.0.0.1:5432/app';
 

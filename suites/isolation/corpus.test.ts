@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { verifyTarget } from '../../src/checks/probes/index.ts';
+import { verifyTarget } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
 import { withCorpusTarget } from './harness.ts';
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { scratchDatabase, testServer } from '../../fixtures/index.ts';
 import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
+import { targetDefaults, type TargetConfig } from '../../src/index.ts';
 import { baseSchema, type CorpusSchema } from './corpus.ts';
 
 export interface CorpusTarget {

@@ -6,8 +6,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase, testServer } from '../../fixtures/index.ts';
 import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
-import { pinnedValue, verifyTarget } from '../../src/checks/probes/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
+import { pinnedValue, verifyTarget } from '../../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/index.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);
 const runs = Number(process.env.TENANTPROOF_RUNS ?? 4);

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { describe, expect, test } from 'vitest';
-import { tenantIdsArbitrary, verifyTarget, worldArbitrary, type WorldPlan } from '../../src/checks/probes/index.ts';
+import { tenantIdsArbitrary, verifyTarget, worldArbitrary, type WorldPlan } from '../../src/index.ts';
 import { CannotRunError } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
 import { withCorpusTarget } from './harness.ts';

@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase } from '../../fixtures/index.ts';
-import { verifyTarget } from '../../src/checks/probes/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/target/types.ts';
+import { verifyTarget } from '../../src/index.ts';
+import { targetDefaults, type TargetConfig } from '../../src/index.ts';
 import { randomUUID } from 'node:crypto';
 import { quoteIdent, withClient } from '../../src/index.ts';
 import {

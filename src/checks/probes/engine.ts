@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import pg from 'pg';
-import { introspectStructure, type Structure } from '../../catalog/index.ts';
+import type { IsolationModel } from '../../models/types.ts';
+import { setRoleSql } from '../../target/context.ts';
 import type { Relation } from '../../catalog/types.ts';
 import type { Queryable } from '../../target/connection.ts';
 import { quoteIdent, withClient, withTransaction } from '../../target/connection.ts';
@@ -14,11 +15,11 @@ import { CannotRunError, describeError } from '../../errors.ts';
 import type { Finding } from '../../findings/types.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { worldArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
-import { planWorld, type WorldPlan } from '../../world/plan.ts';
-import { readCounterBases, writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
-import { referencesFromRefusals, withLearnedReferences, type LearnedReference } from '../../world/learn.ts';
+import type { WorldPlan } from '../../world/plan.ts';
+import { writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
+import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
-import { runRlsProbes, type Observation, type ProbeCatalog, type ProbeRun } from './rls.ts';
+import type { Observation, ProbeCatalog, ProbeRun } from './rls.ts';
 
 export interface VerifyOptions {
   /** Property runs (worlds generated), before shrinking. */
@@ -82,8 +83,8 @@ export async function connectTarget(url: string): Promise<Connection> {
   return client;
 }
 
-/** Checks that the connecting role can enter the target's tenant context at all. */
-export async function preflight(q: Queryable, target: TargetConfig, roles: readonly string[]): Promise<void> {
+/** Checks that the connecting role can enter every tenant context the model will use. */
+export async function preflight(q: Queryable, target: TargetConfig, model: IsolationModel, units: readonly string[]): Promise<void> {
   const state = await withTransaction(
     q,
     (tx) => tx.query<{ ro: string; recovery: boolean }>(`select current_setting('transaction_read_only') as ro, pg_is_in_recovery() as recovery`),
@@ -94,23 +95,17 @@ export async function preflight(q: Queryable, target: TargetConfig, roles: reado
   const row = state.rows[0];
   if (row?.recovery) throw new CannotRunError('the target is a read-only standby (in recovery): verify needs a primary, where it writes rows that it rolls back');
   if (row?.ro === 'on') throw new CannotRunError('the target rejects writes (transactions are read-only): verify needs to write rows that it rolls back');
-  for (const role of roles) {
+  const who = (await q.query<{ u: string }>('select session_user as u').catch(() => ({ rows: [] as { u: string }[] }))).rows[0]?.u ?? 'the connecting role';
+  for (const role of new Set(model.contextRoles(target, units))) {
     await withTransaction(
       q,
       async (tx) => {
         try {
-          await tx.query(`set local role ${quoteIdent(role)}`);
+          await tx.query(setRoleSql(role));
         } catch (cause) {
-          const who = (await q.query<{ u: string }>('select session_user as u').catch(() => ({ rows: [{ u: '?' }] }))).rows[0]?.u;
           throw new CannotRunError(`role ${who} cannot SET ROLE ${role}: ${describeError(cause)}`, { role }, { cause });
         }
-        if (target.model === 'rls') {
-          try {
-            await tx.query('select set_config($1, $2, true)', [target.tenantSetting, 'tenantproof']);
-          } catch (cause) {
-            throw new CannotRunError(`tenant setting ${target.tenantSetting} cannot be set: ${describeError(cause)}`, {}, { cause });
-          }
-        }
+        await model.checkContext?.(tx, target);
       },
       'rollback',
     ).catch((error) => {
@@ -118,75 +113,6 @@ export async function preflight(q: Queryable, target: TargetConfig, roles: reado
       throw new CannotRunError(`cannot start a transaction on the target: ${describeError(error)}`, {}, { cause: error });
     });
   }
-}
-
-/** Views and zero-argument functions the role may use, and remediation hints per table. */
-export async function readProbeCatalog(q: Queryable, target: TargetConfig, plan: WorldPlan, role: string): Promise<ProbeCatalog> {
-  const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_'`;
-  const notExtension = (oid: string) => `not exists (select 1 from pg_depend d where d.objid = ${oid} and d.deptype = 'e')`;
-  const views = await q.query<{ label: string; sql: string }>(
-    `select n.nspname || '.' || c.relname as label, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as sql
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind = 'v' and ${system} and has_table_privilege($1, c.oid, 'SELECT') and ${notExtension('c.oid')}
-      order by 1`,
-    [role],
-  );
-  const functions = await q.query<{ label: string; sql: string }>(
-    `select n.nspname || '.' || p.proname || '()' as label, quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '()' as sql
-       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-      where p.pronargs = 0 and p.prokind = 'f' and ${system}
-        and p.prorettype not in ('trigger'::regtype, 'void'::regtype, 'event_trigger'::regtype, 'internal'::regtype, 'language_handler'::regtype)
-        and has_function_privilege($1, p.oid, 'EXECUTE') and ${notExtension('p.oid')}
-      order by 1`,
-    [role],
-  );
-  const roleInfo = (
-    await q.query<{ bypass: boolean; superuser: boolean }>('select rolbypassrls as bypass, rolsuper as superuser from pg_roles where rolname = $1', [role])
-  ).rows[0];
-  const policies = await q.query<{ schemaname: string; tablename: string; text: string }>(
-    `select schemaname, tablename,
-            string_agg(format('%s (%s, %s, to %s)%s%s', policyname, cmd, lower(permissive), array_to_string(roles, ','),
-                              coalesce(' USING ' || qual, ''), coalesce(' WITH CHECK ' || with_check, '')), '; ' order by policyname) as text
-       from pg_policies group by 1, 2`,
-  );
-  const policyText = new Map(policies.rows.map((p) => [`${p.schemaname}.${p.tablename}`, p.text]));
-  const hints = new Map<string, string>();
-  for (const table of plan.tables) {
-    const r = table.relation;
-    const parts: string[] = [];
-    if (roleInfo?.superuser) parts.push(`Role ${role} is a superuser and bypasses row level security.`);
-    else if (roleInfo?.bypass) parts.push(`Role ${role} has BYPASSRLS.`);
-    if (!r.rlsEnabled) parts.push(`Row level security is disabled on ${table.label}.`);
-    else if (r.owner === role && !r.rlsForced) parts.push(`${role} owns ${table.label} and row level security is not forced (owners bypass their own policies).`);
-    const p = policyText.get(table.label);
-    if (r.rlsEnabled && p) parts.push(`Policies: ${p.length > 400 ? `${p.slice(0, 400)}…` : p}.`);
-    if (r.rlsEnabled && !p) parts.push(`${table.label} has no policies.`);
-    hints.set(table.label, parts.join(' '));
-  }
-  const canDisableTriggers = await withTransaction(
-    q,
-    async (tx) => tx.query('set local session_replication_role = replica').then(() => true, () => false),
-    'rollback',
-  ).catch(() => false);
-  return { views: views.rows, functions: functions.rows, hints, canDisableTriggers };
-}
-
-/** Introspects the target for the rls model; refuses (one line) when nothing is tenant-scoped. */
-export async function introspectTarget(q: Queryable, target: TargetConfig, schemas?: readonly string[]): Promise<Structure> {
-  let structure: Structure;
-  try {
-    const only = schemas ?? target.schemas ?? undefined;
-    structure = await introspectStructure(q, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable, ...(only ? { schemas: only } : {}) });
-  } catch (cause) {
-    if (cause instanceof CannotRunError) throw cause;
-    throw new CannotRunError(`cannot read the target's catalog: ${describeError(cause)}`, {}, { cause });
-  }
-  if (structure.tenantScoped.length === 0) {
-    throw new CannotRunError(
-      `no tenant-scoped tables found: no table has a ${target.tenantColumn} column or a foreign key to ${target.tenantTable} (see --tenant-column, --tenant-table)`,
-    );
-  }
-  return structure;
 }
 
 /** How long one statement of a run may wait for a lock before the run stops with a reason. */
@@ -322,6 +248,7 @@ export async function refusalsOfOneWorld(
   arbitrary: fc.Arbitrary<World>,
   options: VerifyOptions,
   accept: (world: World) => boolean = () => true,
+  writeAs?: (tenantId: string) => string,
 ): Promise<LearnedReference[]> {
   const world = fc.sample(arbitrary, { numRuns: 20, seed: options.seed ?? 0 }).find(accept);
   if (!world) return [];
@@ -329,7 +256,7 @@ export async function refusalsOfOneWorld(
     q,
     async (tx) => {
       await guardRunTransaction(tx, options);
-      return referencesFromRefusals(relations, await writeWorld(tx, target, plan, world, bases));
+      return referencesFromRefusals(relations, await writeWorld(tx, target, plan, world, bases, writeAs));
     },
     'rollback',
   ).catch((error: unknown) => {
@@ -349,6 +276,8 @@ export interface PropertyContext {
   readonly write: (tx: Queryable, world: World) => Promise<StoredWorld>;
   /** The world arbitrary (default: tenants generated for the plan's tenant id type). */
   readonly arbitrary?: fc.Arbitrary<World>;
+  /** How many foreign rows the probes must have seen for a run to prove something (every acting tenant, every table it could leak). */
+  readonly foreignRowsNeeded: (tenants: number, scopedTables: number) => number;
 }
 
 /** Runs the world property with fast-check and turns failures into findings. */
@@ -389,7 +318,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
           await ctx.runProbes({ tx: session, session, target: ctx.target, world: stored, bases: ctx.bases, catalog: ctx.catalog, observe: (o) => observed.push(o), stats });
           await session.flush();
           // A run only proves something if every acting tenant had foreign rows to leak.
-          if (stats.foreignRowsSeenByProbes - probedBefore >= (ctx.target.model === 'rls' ? scopedTables * world.tenants.length : world.tenants.length * (world.tenants.length - 1))) runsWithForeignRows += 1;
+          if (stats.foreignRowsSeenByProbes - probedBefore >= ctx.foreignRowsNeeded(world.tenants.length, scopedTables)) runsWithForeignRows += 1;
         },
         'rollback',
       );
@@ -442,70 +371,11 @@ function summarizeWorld(plan: WorldPlan, world: World) {
   };
 }
 
-/** Verifies an rls target: every tenant-scoped table, every probe, `options.runs` worlds. */
-export async function verifyRls(q: Queryable, target: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
-  await preflight(q, target, [target.appRole]);
-  // Reads before the first world wait for no lock longer than the runs themselves do.
-  const guarded = lockGuarded(q, options.lockTimeoutMs);
-  const structure = await introspectTarget(guarded, target);
-  const planFor = (learned: readonly LearnedReference[]) => {
-    const relations = withLearnedReferences(structure.relations, learned);
-    const byOid = new Map(relations.map((r) => [r.oid, r]));
-    const scoped = structure.tenantScoped.map((t) => ({ ...t, relation: byOid.get(t.relation.oid) ?? t.relation }));
-    return { relations, plan: planWorld(relations, scoped, structure.tenantTable ? (byOid.get(structure.tenantTable.oid) ?? structure.tenantTable) : null) };
-  };
-  let { plan, relations } = planFor([]);
-  const existingTenants = new Set<string>();
-  const tenantsPlan = plan.tables.find((t) => t.role === 'tenants');
-  if (tenantsPlan?.tenantColumn) {
-    const { rows } = await guarded
-      .query<{ id: string }>(`select ${quoteIdent(tenantsPlan.tenantColumn)}::text as id from ${tenantsPlan.sql}`)
-      .catch((error) => {
-        if (error instanceof CannotRunError) throw error;
-        return { rows: [] as { id: string }[] };
-      });
-    for (const r of rows) existingTenants.add(r.id.toLowerCase());
-  }
-  // References enforced out of the catalog's sight (a trigger copying rows into a table with a
-  // foreign key): write one world, learn from its refusals, plan again (a few rounds at most).
-  const fresh = (world: World) => world.tenants.every((t) => !existingTenants.has(t.toLowerCase()));
-  let bases = await readCounterBases(guarded, plan);
-  for (let round = 0, learned: LearnedReference[] = []; round < 3; round++) {
-    const found = await refusalsOfOneWorld(q, target, plan, bases, relations, worldArbitrary(plan, options.world), options, fresh);
-    if (found.length === 0) break;
-    learned = [...learned, ...found];
-    ({ plan, relations } = planFor(learned));
-    bases = await readCounterBases(guarded, plan);
-  }
-  const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
-  const catalog = await readProbeCatalog(guarded, target, plan, target.appRole);
-  options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
-  return checkProperty(
-    { q, target, plan, bases, catalog, existingTenants, runProbes: runRlsProbes, write: (tx, world) => writeWorld(tx, target, plan, world, bases) },
-    options,
-    tables,
-  );
-}
-
 /**
  * A pipelined connection (pg ≥ 8.23: queries are written without waiting for the previous
  * answer; each keeps its own result or error): probes sent without awaiting each other cost one
  * network round trip per batch instead of one each.
  */
-function withPipelinedClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export function withPipelinedClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   return withClient(url, fn, { application_name: 'tenantproof', pipeline: true } as Partial<pg.ClientConfig>);
-}
-
-/** Verifies a target in its isolation model, on its own (pipelined) connection. */
-export async function verifyTarget(target: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
-  return withPipelinedClient(target.databaseUrl, async (client) => {
-    switch (target.model) {
-      case 'rls':
-        return verifyRls(client, target, options);
-      case 'schema':
-        return (await import('../../models/schema.ts')).verifySchemaModel(client, target, options);
-      case 'database':
-        return (await import('../../models/database.ts')).verifyDatabaseModel(client, target, options);
-    }
-  });
 }

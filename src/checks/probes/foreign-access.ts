@@ -3,6 +3,7 @@
  * models: the acting tenant reaches the victim's table by its qualified name (or inside the
  * victim's database) and must see nothing and change nothing — an error or zero rows.
  */
+import { enterTenantSql } from '../../models/index.ts';
 import { quoteIdent } from '../../target/connection.ts';
 import type { TenantContext } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
@@ -26,7 +27,6 @@ export interface ForeignAccess {
 
 async function probeAs(run: ProbeRun, access: ForeignAccess, sql: string, values?: readonly unknown[], triggersOff = false) {
   run.stats.probes += 1;
-  const { enterTenantSql } = await import('../../target/context.ts');
   const off = triggersOff && run.catalog.canDisableTriggers ? 'set local session_replication_role = replica; ' : '';
   return run.session.probe(`${off}${enterTenantSql(run.target, access.context)}`, sql, values);
 }

@@ -6,13 +6,15 @@
  * inside one tenant context; the **oracle** says what that tenant should see or be allowed to do;
  * a mismatch is a **finding**, and a **leak** when data actually crossed a tenant boundary.
  */
-export { verifyTarget, type VerifyOptions, type VerifyProgress, type VerifyResult } from './engine.ts';
+export { type VerifyOptions, type VerifyProgress, type VerifyResult } from './engine.ts';
+export { verifyTarget, probeRunners, type ProbeRunner } from './runners.ts';
 export { listTenantTables } from './tables.ts';
 export { pinnedValue } from '../../models/schema.ts';
 export { contextValues, type Observation, type ProbeCatalog } from './rls.ts';
 export { worldArbitrary, tenantIdsArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
 export { planWorld, type WorldPlan, type TablePlan } from '../../world/plan.ts';
-export { enterTenantSql, tenantRoleFor, type TenantContext } from '../../target/context.ts';
+export { tenantRoleFor, type TenantContext } from '../../target/context.ts';
+export { enterTenantSql, modelFor, isolationModels, type IsolationModel } from '../../models/index.ts';
 export {
   resolveVerifyConfig,
   loadConfigFile,

@@ -6,7 +6,9 @@
 import type { Finding, LeakClass, Severity } from '../../findings/types.ts';
 import type { Queryable } from '../../target/connection.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
-import { enterTenantSql, tenantSettingSql, type TenantContext } from '../../target/context.ts';
+import type { ProbeSurface } from '../../catalog/probe-surface.ts';
+import { enterTenantSql } from '../../models/index.ts';
+import { tenantSettingSql, type TenantContext } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { insertSql, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
@@ -17,14 +19,8 @@ import { attempt, inRolledBackSavepoint, ProbeSession, type Outcome } from './se
 export type Observation = Omit<Finding, 'model' | 'seed' | 'path'>;
 
 /** Views and zero-argument functions the app role may use, and remediation hints per table. */
-export interface ProbeCatalog {
-  readonly views: readonly { readonly label: string; readonly sql: string }[];
-  readonly functions: readonly { readonly label: string; readonly sql: string }[];
-  /** Per table label: the policy/grant most likely at fault when a probe crosses. */
-  readonly hints: ReadonlyMap<string, string>;
-  /** The connecting role may set session_replication_role (to probe DELETE without FK noise). */
-  readonly canDisableTriggers: boolean;
-}
+/** What the probes may use besides the tables (catalog/probe-surface.ts). */
+export type ProbeCatalog = ProbeSurface;
 
 export interface ProbeRun {
   /** The world's transaction; `session` runs probes on it (use either: they flush each other). */

@@ -8,6 +8,8 @@ import { introspectStructure, qualifiedName } from '../../catalog/structure.ts';
 import type { QualifiedName, Relation } from '../../catalog/types.ts';
 import { CannotRunError, describeError } from '../../errors.ts';
 import type { TargetConfig } from '../../target/types.ts';
+import { tenantRoleFor } from '../../target/context.ts';
+import { discoverTenantDatabases, discoverTenantSchemas } from '../../catalog/tenant-units.ts';
 import type { RuleContext, TenantDatabase, TenantTable, TenantUnit } from './types.ts';
 
 /** A connection to another database on the target's server (database model). */
@@ -18,40 +20,17 @@ export interface ContextOptions {
   readonly connect?: ConnectDatabase;
 }
 
-/** SQL LIKE pattern → RegExp (`%` any run, `_` one character, `\` escapes). */
-export function likeToRegExp(pattern: string): RegExp {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === '\\' && i + 1 < pattern.length) out += pattern[++i]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    else if (ch === '%') out += '.*';
-    else if (ch === '_') out += '.';
-    else out += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`, 's');
-}
-
-export function tenantRoleFor(target: TargetConfig, unit: string): string | null {
-  return target.tenantRole ? target.tenantRole.replaceAll('{tenant}', unit) : null;
+/** The per-tenant role of a schema or database, or null when the target names no --tenant-role template. */
+function tenantRoleOf(target: TargetConfig, unit: string): string | null {
+  return target.tenantRole ? tenantRoleFor(target, unit) : null;
 }
 
 export async function buildRuleContext(q: Queryable, target: TargetConfig, options: ContextOptions = {}): Promise<RuleContext> {
   const structure = await introspectStructure(q, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable });
-
-  const schemaRe = likeToRegExp(target.schemaPattern);
-  const dbRe = likeToRegExp(target.databasePattern);
-  const schemaNames =
-    target.model === 'schema'
-      ? (await q.query<{ name: string }>('select nspname as name from pg_namespace order by 1')).rows.map((r) => r.name).filter((n) => schemaRe.test(n))
-      : [];
-  const databaseNames =
-    target.model === 'database'
-      ? (await q.query<{ name: string }>('select datname as name from pg_database where not datistemplate order by 1')).rows
-          .map((r) => r.name)
-          .filter((n) => dbRe.test(n))
-      : [];
-  const tenantSchemas: TenantUnit[] = schemaNames.map((name) => ({ name, role: tenantRoleFor(target, name) }));
-  const units = target.model === 'schema' ? tenantSchemas : databaseNames.map((name) => ({ name, role: tenantRoleFor(target, name) }));
+  const schemaNames = target.model === 'schema' ? await discoverTenantSchemas(q, target.schemaPattern) : [];
+  const databaseNames = target.model === 'database' ? await discoverTenantDatabases(q, target.databasePattern) : [];
+  const tenantSchemas: TenantUnit[] = schemaNames.map((name) => ({ name, role: tenantRoleOf(target, name) }));
+  const units = target.model === 'schema' ? tenantSchemas : databaseNames.map((name) => ({ name, role: tenantRoleOf(target, name) }));
   const candidateSubjects = [target.appRole, ...units.map((u) => u.role).filter((r): r is string => r !== null)];
 
   const security = await introspectSecurity(q, { subjects: candidateSubjects });
@@ -79,7 +58,7 @@ export async function buildRuleContext(q: Queryable, target: TargetConfig, optio
 
   const tenantDatabases: TenantDatabase[] = [];
   for (const name of databaseNames) {
-    const role = tenantRoleFor(target, name);
+    const role = tenantRoleOf(target, name);
     let dbSecurity: SecurityCatalog | null = null;
     if (name === security.database) dbSecurity = security;
     else {

@@ -52,11 +52,10 @@ import type { Rule, RuleContext } from './types.ts';
 import { serverVersionVulnerable } from './version.ts';
 
 export type { Rule, RuleContext, RuleHit, TenantTable, TenantUnit, TenantDatabase, Equivalents } from './types.ts';
-export { buildRuleContext, likeToRegExp, type ConnectDatabase, type ContextOptions } from './context.ts';
+export { buildRuleContext, type ConnectDatabase, type ContextOptions } from './context.ts';
 export { analyseExpression, parseTree, splitTop, subqueryLink, type SubqueryLink, type TenantPredicate } from './policy-expression.ts';
 export { knownCves, vulnerabilitiesOf } from './version.ts';
 export { defineRule, toFinding } from './define.ts';
-export { exitCodeFor } from '../../findings/verdict.ts';
 export { renderRulePage, renderRuleIndex, type RuleExample } from './docs.ts';
 export { introspectSideChannels, type SideChannelCatalog, type ColumnStatistics, type ExtendedStatistics, type ExclusionConstraint, type NotifyingTrigger, type ActivityAccess } from './side-channels.ts';
 

@@ -1,0 +1,220 @@
+/**
+ * Probes of the database model: tenants are databases matching --database-pattern, each with its own role
+ * (--tenant-role, `{tenant}` = database name). For every pair of chosen tenants:
+ * - CONNECT: the acting tenant's role must not be allowed to connect to the victim's database;
+ * - cross-database reach: dblink / postgres_fdw must not be usable by the acting role;
+ * - read/write: inside the victim's database (rows generated there, rolled back), the acting role
+ *   must see and change nothing.
+ * Each tenant database gets its own connection and rolled-back transaction per world.
+ */
+import fc from 'fast-check';
+import pg from 'pg';
+import { databaseModel, planTenantDatabase } from '../../models/database.ts';
+import { urlFor, withClient, withTransaction, type Queryable } from '../../target/connection.ts';
+import { tenantRoleFor } from '../../target/context.ts';
+import type { TargetConfig } from '../../target/types.ts';
+import { maxTenants, rowArbitrary, tenantIdsArbitrary, type RowSpec } from '../../world/arbitraries.ts';
+import type { WorldPlan } from '../../world/plan.ts';
+import { readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
+import { guardRunTransaction, lockGuarded, preflight, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { probeForeignTable } from './foreign-access.ts';
+import type { Observation, ProbeRun } from './rls.ts';
+import { ProbeSession } from './session.ts';
+
+interface TenantDatabase {
+  readonly name: string;
+  readonly url: string;
+  readonly plan: WorldPlan;
+  readonly bases: CounterBases;
+}
+
+
+/** Verifies a database-model target. */
+export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
+  const started = Date.now();
+  const names = await databaseModel.discoverTenantUnits(q, target);
+  await preflight(q, target, databaseModel, names);
+  const dbs: TenantDatabase[] = [];
+  for (const name of names) {
+    const url = urlFor(target.databaseUrl, name);
+    const plan = await planTenantDatabase(url, target, (c) => lockGuarded(c, options.lockTimeoutMs));
+    const bases = await withClient(url, (c) => readCounterBases(lockGuarded(c, options.lockTimeoutMs), plan));
+    dbs.push({ name, url, plan, bases });
+  }
+  const tables = dbs.flatMap((d) => d.plan.tables.map((t) => `${d.name}:${t.label}`));
+  options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
+
+  const clients = new Map<string, pg.Client>();
+  const findings = new Map<string, Observation>();
+  const stats = { probes: 0, foreignRowsSeenByProbes: 0 };
+  let runsExecuted = 0;
+  let runsWithForeignRows = 0;
+  let harnessError: unknown = null;
+  const skippedTables = new Map<string, string>();
+  let leaksThisRun = 0;
+  const observe = (o: Observation) => {
+    if (o.leak) leaksThisRun += 1;
+    findings.set(`${o.checkId}|${o.object}|${o.actingTenant}`, o);
+  };
+  try {
+    for (const d of dbs) {
+      const c = new pg.Client({ connectionString: d.url, application_name: 'tenantproof' });
+      c.on('error', () => undefined);
+      await c.connect();
+      clients.set(d.name, c);
+    }
+    // CONNECT and cross-database reach are properties of the catalog, the same in every world.
+    for (const a of dbs) {
+      const role = tenantRoleFor(target, a.name);
+      for (const b of dbs) {
+        if (a === b) continue;
+        stats.probes += 1;
+        const { rows } = await q.query<{ ok: boolean }>(`select has_database_privilege($1, $2, 'CONNECT') as ok`, [role, b.name]);
+        if (rows[0]?.ok) {
+          observe({
+            checkId: 'probe-database-connect',
+            title: `Tenant ${a.name}'s role may connect to tenant ${b.name}'s database`,
+            severity: 'high',
+            leakClass: 'privilege',
+            leak: false,
+            object: b.name,
+            actingTenant: a.name,
+            victimTenant: b.name,
+            statement: `select has_database_privilege('${role}', '${b.name}', 'CONNECT')`,
+            observed: true,
+            expected: false,
+            cwe: 'CWE-284',
+            remediation: `REVOKE CONNECT ON DATABASE ${b.name} FROM PUBLIC (and from ${role}); GRANT CONNECT only to ${tenantRoleFor(target, b.name)}.`,
+          });
+        }
+      }
+      const client = clients.get(a.name)!;
+      stats.probes += 1;
+      const reach = await client.query<{ name: string }>(
+        `select p.oid::regprocedure::text as name from pg_proc p join pg_extension e on e.oid = (select refobjid from pg_depend d where d.objid = p.oid and d.deptype = 'e' limit 1)
+          where e.extname in ('dblink', 'postgres_fdw') and p.proname in ('dblink', 'dblink_exec', 'dblink_connect', 'postgres_fdw_handler')
+            and has_function_privilege($1, p.oid, 'EXECUTE')
+         union all
+         select 'foreign server ' || s.srvname from pg_foreign_server s where has_server_privilege($1, s.oid, 'USAGE')`,
+        [role],
+      );
+      if (reach.rows.length > 0) {
+        observe({
+          checkId: 'probe-database-cross-reach',
+          title: `Tenant ${a.name}'s role can reach other databases from its own (dblink/postgres_fdw)`,
+          severity: 'high',
+          leakClass: 'privilege',
+          leak: false,
+          object: a.name,
+          actingTenant: a.name,
+          statement: 'dblink / postgres_fdw functions and foreign servers usable by the tenant role',
+          observed: reach.rows.map((r) => r.name),
+          expected: [],
+          cwe: 'CWE-284',
+          remediation: `Revoke EXECUTE on dblink functions and USAGE on foreign servers from ${role} (and PUBLIC) in ${a.name}, or drop the extensions.`,
+        });
+      }
+    }
+
+    const rows = dbs.map((d) =>
+      fc.record({
+        tenantIds: tenantIdsArbitrary(d.plan, { minTenants: 1, maxTenants: 1 }),
+        tables: fc.tuple(
+          ...d.plan.tables.map((t) =>
+            fc.array(rowArbitrary(t), t.role === 'global' ? { minLength: 2, maxLength: 4 } : t.role === 'tenants' ? { minLength: 1, maxLength: 1 } : { minLength: 1, maxLength: 3 }),
+          ),
+        ),
+      }),
+    );
+    const arbitrary = fc.record({
+      tenants: fc.uniqueArray(fc.nat(dbs.length - 1), { minLength: 2, maxLength: Math.min(maxTenants, dbs.length) }),
+      rows: fc.tuple(...rows),
+    });
+    let failures = 0;
+    let afterFailure = 0;
+    const property = fc.asyncProperty(arbitrary, async ({ tenants, rows: worldRows }) => {
+      if (harnessError) return true;
+      if (failures > 0 && ++afterFailure > (options.shrinkBudget ?? 15)) return true;
+      runsExecuted += 1;
+      leaksThisRun = 0;
+      const beforeSeen = stats.foreignRowsSeenByProbes;
+      try {
+        for (const v of tenants) {
+          const victim = dbs[v]!;
+          const client = clients.get(victim.name)!;
+          await withTransaction(
+            client,
+            async (tx) => {
+              await guardRunTransaction(tx, options);
+              const drawn = worldRows[v] as unknown as { tenantIds: string[]; tables: RowSpec[][] };
+              const world = { tenants: [victim.name], tenantIds: drawn.tenantIds, rows: victim.plan.tables.map((_, i) => [drawn.tables[i] ?? []]) };
+              const stored = await writeWorld(tx, target, victim.plan, world, victim.bases);
+              const session = new ProbeSession(tx);
+              const run: ProbeRun = {
+                tx: session,
+                session,
+                target,
+                world: stored,
+                bases: victim.bases,
+                catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true },
+                observe,
+                stats,
+              };
+              for (const a of tenants) {
+                if (a === v) continue;
+                const acting = dbs[a]!.name;
+                for (const [label, reason] of stored.skipped) skippedTables.set(`${victim.name}:${label}`, reason);
+                for (const table of victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label))) {
+                  await probeForeignTable(
+                    run,
+                    {
+                      context: { kind: 'tenant', tenant: acting },
+                      acting,
+                      victim: victim.name,
+                      victimIndex: 0,
+                      prefix: 'probe-database',
+                      object: (t) => `${victim.name}:${t.label}`,
+                      remediation: (t) =>
+                        `Role ${tenantRoleFor(target, acting)} has privileges on ${t.label} in ${victim.name}: REVOKE ALL ON ${t.label} FROM PUBLIC and from other tenants' roles; grant only ${tenantRoleFor(target, victim.name)}.`,
+                    },
+                    table,
+                  );
+                }
+              }
+              await session.flush();
+            },
+            'rollback',
+          );
+        }
+      } catch (error) {
+        harnessError = error;
+        return true;
+      } finally {
+        options.onProgress?.({ phase: 'run', tables, run: runsExecuted, runs: options.runs, probes: stats.probes, findings: findings.size, elapsedMs: Date.now() - started });
+      }
+      if (stats.foreignRowsSeenByProbes - beforeSeen >= tenants.length * (tenants.length - 1)) runsWithForeignRows += 1;
+      if (leaksThisRun === 0) return true;
+      failures += 1;
+      return false;
+    });
+    const details = await fc.check(property, { numRuns: options.runs, ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.path ? { path: options.path } : {}) });
+    return verifyResultOf(
+      {
+        model: 'database',
+        details,
+        harnessError,
+        observations: findings.values(),
+        runsExecuted,
+        runsWithForeignRows,
+        probes: stats.probes,
+        tables,
+        started,
+        counterexample: null,
+        skippedTables,
+      },
+      options,
+    );
+  } finally {
+    for (const c of clients.values()) await c.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Probes of the schema model: in every world each chosen tenant reaches every other chosen
+ * tenant's tables by qualified name (it must see and change nothing), and its own tables by
+ * unqualified name (which must resolve to its own schema only).
+ */
+import { introspectStructure } from '../../catalog/structure.ts';
+import { planSchemasFrom, schemaModel, schemaWorldArbitrary } from '../../models/schema.ts';
+import { quoteIdent, type Queryable } from '../../target/connection.ts';
+import { tenantRoleFor } from '../../target/context.ts';
+import type { TargetConfig } from '../../target/types.ts';
+import type { LearnedReference } from '../../world/learn.ts';
+import { readCounterBases, rowKeySql, writeWorld } from '../../world/write.ts';
+import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { probeForeignTable } from './foreign-access.ts';
+import type { ProbeRun } from './rls.ts';
+
+/** All probes of one world for the schema model. */
+async function runSchemaProbes(run: ProbeRun): Promise<void> {
+  const { world, target } = run;
+  const tables = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label));
+  for (let a = 0; a < world.tenants.length; a++) {
+    const acting = world.tenants[a]!;
+    const role = tenantRoleFor(target, acting);
+    for (let v = 0; v < world.tenants.length; v++) {
+      if (v === a) continue;
+      const victim = world.tenants[v]!;
+      for (const table of tables.filter((t) => t.relation.schema === victim)) {
+        await probeForeignTable(
+          run,
+          {
+            context: { kind: 'tenant', tenant: acting },
+            acting,
+            victim,
+            victimIndex: v,
+            prefix: 'probe-schema',
+            object: (t) => t.label,
+            remediation: (t) =>
+              target.tenantRole
+                ? `Role ${role} (tenant ${acting}) reaches ${t.label}: REVOKE ALL ON SCHEMA ${quoteIdent(victim)} and its tables FROM ${role} (and FROM PUBLIC); grant each tenant role USAGE and table privileges on its own schema only.`
+                : `The shared role ${target.appRole} has privileges in every tenant schema, so search_path is no boundary: use one role per tenant (--tenant-role) with USAGE on its own schema only, or revoke ${target.appRole}'s access to ${victim}.`,
+          },
+          table,
+        );
+      }
+    }
+    // Unqualified names must resolve to the tenant's own tables.
+    for (const table of tables.filter((t) => t.relation.schema === acting)) {
+      const sql = `select ${rowKeySql} as tp_key from ${quoteIdent(table.relation.name)} t limit 50`;
+      const scan = await run.session.probe<{ tp_key: string }>(schemaModel.enterTenantSql(target, { kind: 'tenant', tenant: acting }), sql);
+      run.stats.probes += 1;
+      const elsewhere = scan.ok ? scan.rows.filter((r) => !r.tp_key.startsWith(`${table.relation.oid}:`)) : [];
+      if (elsewhere.length > 0) {
+        run.observe({
+          checkId: 'probe-schema-read-unqualified',
+          title: `Unqualified ${table.relation.name} in tenant ${acting}'s context reads rows outside its schema`,
+          severity: 'critical',
+          leakClass: 'read',
+          leak: true,
+          object: table.label,
+          actingTenant: acting,
+          statement: sql,
+          observed: { rows: elsewhere.length },
+          expected: `only rows of ${table.label}`,
+          cwe: 'CWE-863',
+          remediation: `Set search_path to the tenant's schema only (no shared schema ahead of or after it that holds a table of the same name).`,
+        });
+      }
+    }
+  }
+}
+
+/** Verifies a schema-model target. */
+export async function verifySchemaModel(q: Queryable, target: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
+  const schemas = await schemaModel.discoverTenantUnits(q, target);
+  await preflight(q, target, schemaModel, schemas);
+  const guarded = lockGuarded(q, options.lockTimeoutMs);
+  const structure = await introspectStructure(guarded, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable });
+  let schemaPlan = planSchemasFrom(structure, target, schemas);
+  let bases = await readCounterBases(guarded, schemaPlan.plan);
+  // References enforced out of the catalog's sight (a trigger copying rows into a table with a
+  // foreign key): write one world, learn from its refusals, plan again (a few rounds at most).
+  for (let round = 0, learned: LearnedReference[] = []; round < 3; round++) {
+    const found = await refusalsOfOneWorld(q, target, schemaPlan.plan, bases, schemaPlan.relations, schemaWorldArbitrary(schemaPlan, schemas), options);
+    if (found.length === 0) break;
+    learned = [...learned, ...found];
+    schemaPlan = planSchemasFrom(structure, target, schemas, learned);
+    bases = await readCounterBases(guarded, schemaPlan.plan);
+  }
+  const { plan } = schemaPlan;
+  const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
+  const canDisableTriggers = await q
+    .query('begin; set local session_replication_role = replica; rollback')
+    .then(() => true, async () => (await q.query('rollback').catch(() => undefined), false));
+  options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
+  return checkProperty(
+    {
+      q,
+      target,
+      plan,
+      bases,
+      catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers },
+      existingTenants: new Set(),
+      runProbes: runSchemaProbes,
+      write: (tx, world) => writeWorld(tx, target, plan, world, bases),
+      arbitrary: schemaWorldArbitrary(schemaPlan, schemas),
+      // Every acting tenant must have met every other chosen tenant's rows.
+      foreignRowsNeeded: (tenants) => tenants * (tenants - 1),
+    },
+    options,
+    tables,
+  );
+}

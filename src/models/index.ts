@@ -1,0 +1,31 @@
+/**
+ * The isolation models, one registry. Adding a model: its name in target/types.ts, its module
+ * here (models/<name>.ts implementing IsolationModel), and its probe runner in
+ * checks/probes/runners.ts.
+ */
+import type { TenantContext } from '../target/context.ts';
+import type { IsolationModelName, TargetConfig } from '../target/types.ts';
+import { databaseModel } from './database.ts';
+import { rlsModel } from './rls.ts';
+import { schemaModel } from './schema.ts';
+import type { IsolationModel } from './types.ts';
+
+export type { IsolationModel } from './types.ts';
+export { rlsModel, introspectRlsTarget, planRlsWorlds } from './rls.ts';
+export { schemaModel, pinnedValue, planSchemasFrom, schemaWorldArbitrary, type SchemaPlan } from './schema.ts';
+export { databaseModel, planTenantDatabase } from './database.ts';
+
+export const isolationModels: Readonly<Record<IsolationModelName, IsolationModel>> = {
+  rls: rlsModel,
+  schema: schemaModel,
+  database: databaseModel,
+};
+
+export function modelFor(name: IsolationModelName): IsolationModel {
+  return isolationModels[name];
+}
+
+/** SQL that enters `context` in the target's isolation model, for the current transaction. */
+export function enterTenantSql(target: TargetConfig, context: TenantContext): string {
+  return modelFor(target.model).enterTenantSql(target, context);
+}

@@ -1,0 +1,64 @@
+/**
+ * The rls model: tenants share tables; a tenant column (or a foreign-key path to the tenants
+ * table) says whose a row is, and row-level security policies keep each tenant to its rows.
+ * A tenant is entered as the app role with the tenant setting holding its id.
+ */
+import { introspectStructure, type Structure } from '../catalog/structure.ts';
+import type { Relation } from '../catalog/types.ts';
+import { CannotRunError, describeError } from '../errors.ts';
+import type { Queryable } from '../target/connection.ts';
+import { setRoleSql, setSettingSql } from '../target/context.ts';
+import type { TargetConfig } from '../target/types.ts';
+import { withLearnedReferences, type LearnedReference } from '../world/learn.ts';
+import { planWorld, type WorldPlan } from '../world/plan.ts';
+import type { IsolationModel } from './types.ts';
+
+export const rlsModel: IsolationModel = {
+  name: 'rls',
+  summary: 'shared tables with a tenant column; row-level security policies keep each tenant to its rows',
+  async discoverTenantUnits() {
+    return [];
+  },
+  contextRoles: (target) => [target.appRole],
+  async checkContext(tx, target) {
+    try {
+      await tx.query('select set_config($1, $2, true)', [target.tenantSetting, 'tenantproof']);
+    } catch (cause) {
+      throw new CannotRunError(`tenant setting ${target.tenantSetting} cannot be set: ${describeError(cause)}`, {}, { cause });
+    }
+  },
+  enterTenantSql(target, context) {
+    const value = context.kind === 'tenant' ? context.tenant : context.value;
+    return `${setRoleSql(target.appRole)}; ${setSettingSql(target.tenantSetting, value)}`;
+  },
+  async describeTenantTables(q, target) {
+    const structure = await introspectRlsTarget(q, target);
+    return planRlsWorlds(structure).plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
+  },
+};
+
+/** Introspects the target for the rls model; refuses (one line) when nothing is tenant-scoped. */
+export async function introspectRlsTarget(q: Queryable, target: TargetConfig, schemas?: readonly string[]): Promise<Structure> {
+  let structure: Structure;
+  try {
+    const only = schemas ?? target.schemas ?? undefined;
+    structure = await introspectStructure(q, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable, ...(only ? { schemas: only } : {}) });
+  } catch (cause) {
+    if (cause instanceof CannotRunError) throw cause;
+    throw new CannotRunError(`cannot read the target's catalog: ${describeError(cause)}`, {}, { cause });
+  }
+  if (structure.tenantScoped.length === 0) {
+    throw new CannotRunError(
+      `no tenant-scoped tables found: no table has a ${target.tenantColumn} column or a foreign key to ${target.tenantTable} (see --tenant-column, --tenant-table)`,
+    );
+  }
+  return structure;
+}
+
+/** The world plan of an rls target, with references learned from refused writes added. */
+export function planRlsWorlds(structure: Structure, learned: readonly LearnedReference[] = []): { plan: WorldPlan; relations: readonly Relation[] } {
+  const relations = withLearnedReferences(structure.relations, learned);
+  const byOid = new Map(relations.map((r) => [r.oid, r]));
+  const scoped = structure.tenantScoped.map((t) => ({ ...t, relation: byOid.get(t.relation.oid) ?? t.relation }));
+  return { relations, plan: planWorld(relations, scoped, structure.tenantTable ? (byOid.get(structure.tenantTable.oid) ?? structure.tenantTable) : null) };
+}

@@ -25,6 +25,10 @@ describe('rls corpus: every flaw is found, no correct schema is flagged', () => 
       expect(hit!.seed).toBe(seed);
       expect(hit!.remediation.length).toBeGreaterThan(10);
       expect(hit!.statement).toBeTruthy();
+      // Precision: a flaw case proves its check finds this flaw, not that something fires somewhere.
+      const allowed = new Set([object, ...(schema.alsoFound ?? [])]);
+      const spurious = result.findings.filter((f) => !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);
+      expect(spurious, `findings on objects the flaw does not reach: ${spurious.join('; ')}`).toEqual([]);
     });
   }
 });

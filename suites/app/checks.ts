@@ -73,17 +73,48 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
   return leaks;
 }
 
-/** X-Tenant and subdomain may only select tenants the principal belongs to. */
+/** The ids of the projects a `GET /projects` answer lists (none when it is not a list). */
+const listedIds = (body: unknown): string[] =>
+  Array.isArray((body as { projects?: unknown } | null)?.projects) ? (body as { projects: { id: string }[] }).projects.map((p) => p.id) : [];
+
+/**
+ * An answer that is neither the rule holding nor the leak's symptom (a 500, the caller's own rows
+ * where a refusal was due): the check cannot say either way, so it fails instead of guessing.
+ */
+export class UnexpectedAnswerError extends Error {
+  override readonly name = 'UnexpectedAnswerError';
+  constructor(
+    readonly via: string,
+    readonly status: number,
+    readonly expected: string,
+    readonly body: unknown,
+  ) {
+    super(`${via} answered ${status}: neither ${expected}; body: ${JSON.stringify(body).slice(0, 300)}`);
+  }
+}
+
+/**
+ * X-Tenant and subdomain may only select tenants the principal belongs to. The leak is its
+ * symptom — the victim's projects in the answer — never a status code alone; a 403 is the rule
+ * holding, and any other answer is an UnexpectedAnswerError.
+ */
 export async function checkTenantSelection(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const leaks: Leak[] = [];
+  const victimIds = new Set(await createProjects(client, victim.token, ['selected-by-header'], 4242));
   const host = new URL(client.baseUrl).host.replace(/^127\.0\.0\.1/, `${victim.slug}.localhost`);
   const attempts: [string, Record<string, string>][] = [
     ['X-Tenant header', { 'x-tenant': victim.slug }],
     ['subdomain', { host }],
   ];
   for (const [via, headers] of attempts) {
-    const response = await client.get('/projects', { token: acting.token, headers });
-    if (response.status !== 403) leaks.push(leak('tenant-selection', `GET /projects with ${via}`, acting, victim, { status: response.status, body: response.body }));
+    const route = `GET /projects with ${via}`;
+    const response = await client.get('/projects?limit=200', { token: acting.token, headers });
+    if (response.status === 403) continue;
+    const victimProjects = listedIds(response.body).filter((id) => victimIds.has(id));
+    if (response.status !== 200 || victimProjects.length === 0) {
+      throw new UnexpectedAnswerError(route, response.status, "refused (403) nor the victim's projects", response.body);
+    }
+    leaks.push(leak('tenant-selection', route, acting, victim, { status: response.status, victimProjects }));
   }
   return leaks;
 }
@@ -129,11 +160,28 @@ export async function forgedTokens(acting: SignedUpTenant, victim: SignedUpTenan
   };
 }
 
+/**
+ * Each forged token must be refused (401). The leak is its symptom: the server accepted the
+ * identity the token claims — it answers with the projects of the tenant named in the token
+ * (the victim's for the forged ones, the acting tenant's own for the expired one). Any other
+ * answer is an UnexpectedAnswerError, never a leak.
+ */
 export async function checkForgedTokens(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const leaks: Leak[] = [];
+  const projectsOf = new Map([
+    [acting.tenantId, new Set(await createProjects(client, acting.token, ['token-holder-own'], 11))],
+    [victim.tenantId, new Set(await createProjects(client, victim.token, ['token-victim-own'], 13))],
+  ]);
   for (const [kind, token] of Object.entries(await forgedTokens(acting, victim))) {
-    const response = await client.get('/projects', { token });
-    if (response.status !== 401) leaks.push(leak('forged-token', `GET /projects with a token (${kind})`, acting, victim, { status: response.status }));
+    const route = `GET /projects with a token (${kind})`;
+    const claimedTenant = String(decodeJwt(token).tid);
+    const response = await client.get('/projects?limit=200', { token });
+    if (response.status === 401) continue;
+    const claimedTenantProjects = listedIds(response.body).filter((id) => projectsOf.get(claimedTenant)?.has(id));
+    if (response.status !== 200 || claimedTenantProjects.length === 0) {
+      throw new UnexpectedAnswerError(route, response.status, `refused (401) nor served as the tenant the token claims (${claimedTenant})`, response.body);
+    }
+    leaks.push(leak('forged-token', route, acting, victim, { status: response.status, acceptedAsTenant: claimedTenant, projects: claimedTenantProjects }));
   }
   return leaks;
 }

@@ -119,14 +119,26 @@ export async function checkTenantSelection(client: ApiClient, acting: SignedUpTe
   return leaks;
 }
 
-/** /switch-tenant must refuse a tenant the principal is not a member of. */
+/**
+ * /switch-tenant must refuse a tenant the principal is not a member of. The leaks are the
+ * symptoms: a token issued for the victim tenant, and that token served the victim's projects.
+ * A refusal (403, no token) is the rule holding; any other answer is an UnexpectedAnswerError.
+ */
 export async function checkSwitchTenant(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const victimIds = new Set(await createProjects(client, victim.token, ['switched-into'], 77));
+  const route = 'POST /switch-tenant';
   const response = await client.post('/switch-tenant', { token: acting.token, body: { tenant: victim.slug } });
-  if (response.status === 403 && response.body.token === undefined) return [];
-  const leaks = [leak('switch-tenant', 'POST /switch-tenant', acting, victim, { status: response.status, tenant: response.body?.tenant })];
-  if (typeof response.body?.token === 'string') {
-    const list = await client.get('/projects', { token: response.body.token });
-    if (list.status === 200) leaks.push(leak('switch-tenant', 'GET /projects with the re-issued token', acting, victim, { projects: list.body.projects.length }));
+  if (response.status === 403 && response.body?.token === undefined) return [];
+  const token: unknown = response.body?.token;
+  const issuedFor = typeof token === 'string' ? String(decodeJwt(token).tid) : null;
+  if (response.status !== 200 || typeof token !== 'string' || issuedFor !== victim.tenantId) {
+    throw new UnexpectedAnswerError(route, response.status, 'refused (403, no token) nor a token issued for the victim tenant', response.body);
+  }
+  const leaks = [leak('switch-tenant', route, acting, victim, { status: response.status, issuedForTenant: issuedFor, role: response.body.role })];
+  const list = await client.get('/projects?limit=200', { token });
+  const victimProjects = listedIds(list.body).filter((id) => victimIds.has(id));
+  if (list.status === 200 && victimProjects.length > 0) {
+    leaks.push(leak('switch-tenant', 'GET /projects with the re-issued token', acting, victim, { victimProjects }));
   }
   return leaks;
 }

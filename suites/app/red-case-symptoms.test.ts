@@ -1,6 +1,6 @@
 /**
  * A red case passes on its vulnerability's symptom, never on a status code alone. The header
- * spoofing and forged-token checks run here against a stand-in server (no database) whose answers
+ * spoofing, switch-tenant and forged-token checks run here against a stand-in server (no database) whose answers
  * are chosen: a 500, or a 200 with the caller's own rows, is not a leak (the check fails loudly
  * instead); the victim's rows in the answer are.
  */
@@ -10,14 +10,17 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
 import { tokenAudience, tokenIssuer } from '../../reference-app/src/index.ts';
-import { checkForgedTokens, checkTenantSelection, UnexpectedAnswerError } from './checks.ts';
+import { checkForgedTokens, checkSwitchTenant, checkTenantSelection, UnexpectedAnswerError } from './checks.ts';
 import { ApiClient, jwtSecret, type SignedUpTenant } from './harness.ts';
 
 /** How the stand-in answers GET /projects: `tenantId` is the one its bearer token names. */
 type ListAnswer = (tenantOfToken: string, projects: ReadonlyMap<string, string>) => { status: number; body: unknown };
 
-/** A server that creates projects for the tenant its token names, and answers lists as told. */
-async function standIn(answerList: ListAnswer): Promise<{ client: ApiClient; server: Server }> {
+/** How the stand-in answers POST /switch-tenant. */
+type SwitchAnswer = () => Promise<{ status: number; body: unknown }>;
+
+/** A server that creates projects for the tenant its token names, and answers lists and switches as told. */
+async function standIn(answerList: ListAnswer, answerSwitch: SwitchAnswer = async () => ({ status: 500, body: {} })): Promise<{ client: ApiClient; server: Server }> {
   const projects = new Map<string, string>(); // project id → tenant id
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
@@ -34,6 +37,10 @@ async function standIn(answerList: ListAnswer): Promise<{ client: ApiClient; ser
         const { status, body } = answerList(tenantOfToken, projects);
         return send(status, body);
       }
+      if (request.method === 'POST' && request.url === '/switch-tenant') {
+        void answerSwitch().then(({ status, body }) => send(status, body));
+        return;
+      }
       return send(404, { error: 'not here' });
     });
   });
@@ -41,9 +48,8 @@ async function standIn(answerList: ListAnswer): Promise<{ client: ApiClient; ser
   return { client: new ApiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), server };
 }
 
-async function tenant(slug: string): Promise<SignedUpTenant> {
-  const tenantId = randomUUID();
-  const token = await new SignJWT({ tid: tenantId, ten: slug, role: 'admin' })
+const tokenFor = (tenantId: string, slug: string) =>
+  new SignJWT({ tid: tenantId, ten: slug, role: 'admin' })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(randomUUID())
     .setIssuer(tokenIssuer)
@@ -51,7 +57,10 @@ async function tenant(slug: string): Promise<SignedUpTenant> {
     .setIssuedAt()
     .setExpirationTime('5m')
     .sign(new TextEncoder().encode(jwtSecret));
-  return { slug, tenantId, email: `admin@${slug}.example`, password: 'unused', token, model: 'rls' };
+
+async function tenant(slug: string): Promise<SignedUpTenant> {
+  const tenantId = randomUUID();
+  return { slug, tenantId, email: `admin@${slug}.example`, password: 'unused', token: await tokenFor(tenantId, slug), model: 'rls' };
 }
 
 const serverError: ListAnswer = () => ({ status: 500, body: { error: 'Internal Server Error' } });
@@ -66,8 +75,8 @@ describe('red cases assert the symptom, not the status code', () => {
     await new Promise((resolve) => server?.close(resolve));
     server = undefined;
   });
-  const start = async (answer: ListAnswer) => {
-    const started = await standIn(answer);
+  const start = async (answer: ListAnswer, answerSwitch?: SwitchAnswer) => {
+    const started = await standIn(answer, answerSwitch);
     server = started.server;
     return started.client;
   };
@@ -87,6 +96,24 @@ describe('red cases assert the symptom, not the status code', () => {
     const leaks = await checkTenantSelection(client, await tenant('acme'), await tenant('globex'));
     expect(leaks.map((l) => l.via)).toEqual(['GET /projects with X-Tenant header', 'GET /projects with subdomain']);
     for (const l of leaks) expect((l.observed as { victimProjects: string[] }).victimProjects).toHaveLength(1);
+  });
+
+  test('a 500 to a switch into a foreign tenant is not a leak: the check fails instead', async () => {
+    const client = await start(everyTenantsRows);
+    await expect(checkSwitchTenant(client, await tenant('acme'), await tenant('globex'))).rejects.toThrow(UnexpectedAnswerError);
+  });
+
+  test("a token re-issued for the caller's own tenant is not the symptom of a switch into another", async () => {
+    const acting = await tenant('acme');
+    const client = await start(everyTenantsRows, async () => ({ status: 200, body: { token: await tokenFor(acting.tenantId, acting.slug), role: 'admin' } }));
+    await expect(checkSwitchTenant(client, acting, await tenant('globex'))).rejects.toThrow(/nor a token issued for the victim tenant/);
+  });
+
+  test("a token issued for the victim is the leak, and the victim's rows it is served the second", async () => {
+    const victim = await tenant('globex');
+    const client = await start(ownRowsOnly, async () => ({ status: 200, body: { token: await tokenFor(victim.tenantId, victim.slug), role: 'admin' } }));
+    const leaks = await checkSwitchTenant(client, await tenant('acme'), victim);
+    expect(leaks.map((l) => l.via)).toEqual(['POST /switch-tenant', 'GET /projects with the re-issued token']);
   });
 
   test('a 500 to a forged token is not a leak: the check fails instead', async () => {

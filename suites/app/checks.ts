@@ -28,7 +28,9 @@ export const leak = (check: string, via: string, acting: SignedUpTenant, victim:
 
 /**
  * Projects: `acting` must not list, read, change, delete, count or attach to any of `victim`'s
- * projects through any route. Creates its own projects in both tenants.
+ * projects through any route. Creates its own projects in both tenants. Reads, renames and
+ * deletes by id are leaks on their symptoms (the victim's project served, renamed, gone), and
+ * must otherwise be answered 404: any other answer is an UnexpectedAnswerError.
  */
 export async function checkProjectIsolation(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const leaks: Leak[] = [];
@@ -43,7 +45,8 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
   if (crossed.length > 0) leaks.push(leak(check, 'GET /projects', acting, victim, { foreignIds: crossed }));
 
   const read = await client.get(`/projects/${target}`, { token: acting.token });
-  if (read.status !== 404) leaks.push(leak(check, 'GET /projects/:id', acting, victim, { status: read.status, body: read.body }));
+  if (read.status === 200 && read.body?.id === target) leaks.push(leak(check, 'GET /projects/:id', acting, victim, { status: read.status, body: read.body }));
+  else if (read.status !== 404) throw new UnexpectedAnswerError('GET /projects/:id', read.status, "not found (404) nor the victim's project", read.body);
 
   const stats = await client.get('/stats', { token: acting.token });
   const own = (await client.get('/projects?limit=200', { token: acting.token })).body.projects.filter((p: { id: string }) => !victimIds.has(p.id));
@@ -60,9 +63,13 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
   }
 
   const patch = await client.patch(`/projects/${target}`, { token: acting.token, body: { name: 'pwned' } });
-  if (patch.status !== 404) leaks.push(leak(check, 'PATCH /projects/:id', acting, victim, { status: patch.status }));
+  const renamed = await client.get(`/projects/${target}`, { token: victim.token });
+  if (renamed.body?.name === 'pwned') leaks.push(leak(check, 'PATCH /projects/:id', acting, victim, { status: patch.status, victimProject: renamed.body }));
+  else if (patch.status !== 404) throw new UnexpectedAnswerError('PATCH /projects/:id', patch.status, "not found (404) nor the victim's project renamed", patch.body);
   const del = await client.delete(`/projects/${theirs[1]}`, { token: acting.token });
-  if (del.status !== 404) leaks.push(leak(check, 'DELETE /projects/:id', acting, victim, { status: del.status }));
+  const gone = await client.get(`/projects/${theirs[1]}`, { token: victim.token });
+  if (gone.status === 404) leaks.push(leak(check, 'DELETE /projects/:id', acting, victim, { status: del.status, victimReadsItsProject: gone.status }));
+  else if (del.status !== 404) throw new UnexpectedAnswerError('DELETE /projects/:id', del.status, "not found (404) nor the victim's project deleted", del.body);
 
   // The victim's view afterwards: both projects there, unchanged.
   const after = await client.get('/projects?limit=200', { token: victim.token });

@@ -28,7 +28,9 @@ export const leak = (check: string, via: string, acting: SignedUpTenant, victim:
 
 /**
  * Projects: `acting` must not list, read, change, delete, count or attach to any of `victim`'s
- * projects through any route. Creates its own projects in both tenants.
+ * projects through any route. Creates its own projects in both tenants. Reads, renames and
+ * deletes by id are leaks on their symptoms (the victim's project served, renamed, gone), and
+ * must otherwise be answered 404: any other answer is an UnexpectedAnswerError.
  */
 export async function checkProjectIsolation(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const leaks: Leak[] = [];
@@ -43,7 +45,8 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
   if (crossed.length > 0) leaks.push(leak(check, 'GET /projects', acting, victim, { foreignIds: crossed }));
 
   const read = await client.get(`/projects/${target}`, { token: acting.token });
-  if (read.status !== 404) leaks.push(leak(check, 'GET /projects/:id', acting, victim, { status: read.status, body: read.body }));
+  if (read.status === 200 && read.body?.id === target) leaks.push(leak(check, 'GET /projects/:id', acting, victim, { status: read.status, body: read.body }));
+  else if (read.status !== 404) throw new UnexpectedAnswerError('GET /projects/:id', read.status, "not found (404) nor the victim's project", read.body);
 
   const stats = await client.get('/stats', { token: acting.token });
   const own = (await client.get('/projects?limit=200', { token: acting.token })).body.projects.filter((p: { id: string }) => !victimIds.has(p.id));
@@ -60,9 +63,13 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
   }
 
   const patch = await client.patch(`/projects/${target}`, { token: acting.token, body: { name: 'pwned' } });
-  if (patch.status !== 404) leaks.push(leak(check, 'PATCH /projects/:id', acting, victim, { status: patch.status }));
+  const renamed = await client.get(`/projects/${target}`, { token: victim.token });
+  if (renamed.body?.name === 'pwned') leaks.push(leak(check, 'PATCH /projects/:id', acting, victim, { status: patch.status, victimProject: renamed.body }));
+  else if (patch.status !== 404) throw new UnexpectedAnswerError('PATCH /projects/:id', patch.status, "not found (404) nor the victim's project renamed", patch.body);
   const del = await client.delete(`/projects/${theirs[1]}`, { token: acting.token });
-  if (del.status !== 404) leaks.push(leak(check, 'DELETE /projects/:id', acting, victim, { status: del.status }));
+  const gone = await client.get(`/projects/${theirs[1]}`, { token: victim.token });
+  if (gone.status === 404) leaks.push(leak(check, 'DELETE /projects/:id', acting, victim, { status: del.status, victimReadsItsProject: gone.status }));
+  else if (del.status !== 404) throw new UnexpectedAnswerError('DELETE /projects/:id', del.status, "not found (404) nor the victim's project deleted", del.body);
 
   // The victim's view afterwards: both projects there, unchanged.
   const after = await client.get('/projects?limit=200', { token: victim.token });
@@ -73,29 +80,72 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
   return leaks;
 }
 
-/** X-Tenant and subdomain may only select tenants the principal belongs to. */
+/** The ids of the projects a `GET /projects` answer lists (none when it is not a list). */
+const listedIds = (body: unknown): string[] =>
+  Array.isArray((body as { projects?: unknown } | null)?.projects) ? (body as { projects: { id: string }[] }).projects.map((p) => p.id) : [];
+
+/**
+ * An answer that is neither the rule holding nor the leak's symptom (a 500, the caller's own rows
+ * where a refusal was due): the check cannot say either way, so it fails instead of guessing.
+ */
+export class UnexpectedAnswerError extends Error {
+  override readonly name = 'UnexpectedAnswerError';
+  constructor(
+    readonly via: string,
+    readonly status: number,
+    readonly expected: string,
+    readonly body: unknown,
+  ) {
+    super(`${via} answered ${status}: neither ${expected}; body: ${JSON.stringify(body).slice(0, 300)}`);
+  }
+}
+
+/**
+ * X-Tenant and subdomain may only select tenants the principal belongs to. The leak is its
+ * symptom — the victim's projects in the answer — never a status code alone; a 403 is the rule
+ * holding, and any other answer is an UnexpectedAnswerError.
+ */
 export async function checkTenantSelection(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const leaks: Leak[] = [];
+  const victimIds = new Set(await createProjects(client, victim.token, ['selected-by-header'], 4242));
   const host = new URL(client.baseUrl).host.replace(/^127\.0\.0\.1/, `${victim.slug}.localhost`);
   const attempts: [string, Record<string, string>][] = [
     ['X-Tenant header', { 'x-tenant': victim.slug }],
     ['subdomain', { host }],
   ];
   for (const [via, headers] of attempts) {
-    const response = await client.get('/projects', { token: acting.token, headers });
-    if (response.status !== 403) leaks.push(leak('tenant-selection', `GET /projects with ${via}`, acting, victim, { status: response.status, body: response.body }));
+    const route = `GET /projects with ${via}`;
+    const response = await client.get('/projects?limit=200', { token: acting.token, headers });
+    if (response.status === 403) continue;
+    const victimProjects = listedIds(response.body).filter((id) => victimIds.has(id));
+    if (response.status !== 200 || victimProjects.length === 0) {
+      throw new UnexpectedAnswerError(route, response.status, "refused (403) nor the victim's projects", response.body);
+    }
+    leaks.push(leak('tenant-selection', route, acting, victim, { status: response.status, victimProjects }));
   }
   return leaks;
 }
 
-/** /switch-tenant must refuse a tenant the principal is not a member of. */
+/**
+ * /switch-tenant must refuse a tenant the principal is not a member of. The leaks are the
+ * symptoms: a token issued for the victim tenant, and that token served the victim's projects.
+ * A refusal (403, no token) is the rule holding; any other answer is an UnexpectedAnswerError.
+ */
 export async function checkSwitchTenant(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
+  const victimIds = new Set(await createProjects(client, victim.token, ['switched-into'], 77));
+  const route = 'POST /switch-tenant';
   const response = await client.post('/switch-tenant', { token: acting.token, body: { tenant: victim.slug } });
-  if (response.status === 403 && response.body.token === undefined) return [];
-  const leaks = [leak('switch-tenant', 'POST /switch-tenant', acting, victim, { status: response.status, tenant: response.body?.tenant })];
-  if (typeof response.body?.token === 'string') {
-    const list = await client.get('/projects', { token: response.body.token });
-    if (list.status === 200) leaks.push(leak('switch-tenant', 'GET /projects with the re-issued token', acting, victim, { projects: list.body.projects.length }));
+  if (response.status === 403 && response.body?.token === undefined) return [];
+  const token: unknown = response.body?.token;
+  const issuedFor = typeof token === 'string' ? String(decodeJwt(token).tid) : null;
+  if (response.status !== 200 || typeof token !== 'string' || issuedFor !== victim.tenantId) {
+    throw new UnexpectedAnswerError(route, response.status, 'refused (403, no token) nor a token issued for the victim tenant', response.body);
+  }
+  const leaks = [leak('switch-tenant', route, acting, victim, { status: response.status, issuedForTenant: issuedFor, role: response.body.role })];
+  const list = await client.get('/projects?limit=200', { token });
+  const victimProjects = listedIds(list.body).filter((id) => victimIds.has(id));
+  if (list.status === 200 && victimProjects.length > 0) {
+    leaks.push(leak('switch-tenant', 'GET /projects with the re-issued token', acting, victim, { victimProjects }));
   }
   return leaks;
 }
@@ -129,11 +179,28 @@ export async function forgedTokens(acting: SignedUpTenant, victim: SignedUpTenan
   };
 }
 
+/**
+ * Each forged token must be refused (401). The leak is its symptom: the server accepted the
+ * identity the token claims — it answers with the projects of the tenant named in the token
+ * (the victim's for the forged ones, the acting tenant's own for the expired one). Any other
+ * answer is an UnexpectedAnswerError, never a leak.
+ */
 export async function checkForgedTokens(client: ApiClient, acting: SignedUpTenant, victim: SignedUpTenant): Promise<Leak[]> {
   const leaks: Leak[] = [];
+  const projectsOf = new Map([
+    [acting.tenantId, new Set(await createProjects(client, acting.token, ['token-holder-own'], 11))],
+    [victim.tenantId, new Set(await createProjects(client, victim.token, ['token-victim-own'], 13))],
+  ]);
   for (const [kind, token] of Object.entries(await forgedTokens(acting, victim))) {
-    const response = await client.get('/projects', { token });
-    if (response.status !== 401) leaks.push(leak('forged-token', `GET /projects with a token (${kind})`, acting, victim, { status: response.status }));
+    const route = `GET /projects with a token (${kind})`;
+    const claimedTenant = String(decodeJwt(token).tid);
+    const response = await client.get('/projects?limit=200', { token });
+    if (response.status === 401) continue;
+    const claimedTenantProjects = listedIds(response.body).filter((id) => projectsOf.get(claimedTenant)?.has(id));
+    if (response.status !== 200 || claimedTenantProjects.length === 0) {
+      throw new UnexpectedAnswerError(route, response.status, `refused (401) nor served as the tenant the token claims (${claimedTenant})`, response.body);
+    }
+    leaks.push(leak('forged-token', route, acting, victim, { status: response.status, acceptedAsTenant: claimedTenant, projects: claimedTenantProjects }));
   }
   return leaks;
 }

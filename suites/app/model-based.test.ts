@@ -3,7 +3,12 @@
  * two tenants, each mixed with attempts on the other tenant's ids, against a model of what each
  * tenant owns. After every command the acting tenant's list, stats and by-id answers must match the
  * model. The seed is pinned (and printed in the title); TENANTPROOF_SEED replays another one.
- * Red half: the same property fails against the variants that leak projects.
+ *
+ * Every run tries an existing foreign project, by construction: each tenant starts with generated
+ * projects and creates one more before the closing reads, a command aimed at the other tenant runs
+ * only while that tenant owns something, and each run ends with both tenants reading the other's
+ * project by id. Red half: the same property, at the same run count, fails against the variants
+ * that leak projects — on an isolation assertion, not on anything else.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -11,6 +16,7 @@ import type { VulnerabilityName } from '../../reference-app/src/index.ts';
 import { signUp, startTestApp, type ApiClient, type SignedUpTenant, type TestApp } from './harness.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20261125);
+/** Green and red alike: a red case that needs more runs than the green one shows teeth the green one lacks. */
 const numRuns = 12;
 
 interface ProjectState {
@@ -24,6 +30,8 @@ interface Model {
 interface Real {
   readonly client: ApiClient;
   readonly tenants: [SignedUpTenant, SignedUpTenant];
+  /** Requests of this run aimed at a project the other tenant owned at the time. */
+  readonly tried: { existingForeign: number };
 }
 type ProjectCommand = fc.AsyncCommand<Model, Real>;
 
@@ -42,12 +50,16 @@ class Create implements ProjectCommand {
   toString = () => `Create(t${this.tenant}, ${JSON.stringify(this.name)}, ${this.budgetCents})`;
 }
 
+/** An attempt on the other tenant's project runs only while that tenant owns one (never a made-up id). */
+const foreignExists = (m: Model, tenant: 0 | 1) => m.owned[other(tenant)].size > 0;
+
 class Rename implements ProjectCommand {
   constructor(readonly tenant: 0 | 1, readonly foreign: boolean, readonly pick: number, readonly name: string) {}
-  check = () => true;
+  check = (m: Readonly<Model>) => !this.foreign || foreignExists(m, this.tenant);
   async run(m: Model, r: Real) {
     const owner = this.foreign ? other(this.tenant) : this.tenant;
     const id = pickId(m.owned[owner], this.pick) ?? unknownId;
+    if (this.foreign) r.tried.existingForeign += 1;
     const response = await r.client.patch(`/projects/${id}`, { token: r.tenants[this.tenant].token, body: { name: this.name } });
     const mine = m.owned[this.tenant].get(id);
     if (mine) {
@@ -62,10 +74,11 @@ class Rename implements ProjectCommand {
 
 class Remove implements ProjectCommand {
   constructor(readonly tenant: 0 | 1, readonly foreign: boolean, readonly pick: number) {}
-  check = () => true;
+  check = (m: Readonly<Model>) => !this.foreign || foreignExists(m, this.tenant);
   async run(m: Model, r: Real) {
     const owner = this.foreign ? other(this.tenant) : this.tenant;
     const id = pickId(m.owned[owner], this.pick) ?? unknownId;
+    if (this.foreign) r.tried.existingForeign += 1;
     const response = await r.client.delete(`/projects/${id}`, { token: r.tenants[this.tenant].token });
     if (m.owned[this.tenant].delete(id)) expect(response.status).toBe(204);
     else expect(response.status, `t${this.tenant} deleted t${owner}'s project ${id}`).toBe(404);
@@ -75,7 +88,7 @@ class Remove implements ProjectCommand {
 
 class Observe implements ProjectCommand {
   constructor(readonly tenant: 0 | 1, readonly pick: number) {}
-  check = () => true;
+  check = (m: Readonly<Model>) => foreignExists(m, this.tenant);
   async run(m: Model, r: Real) {
     const token = r.tenants[this.tenant].token;
     const expected = m.owned[this.tenant];
@@ -85,8 +98,9 @@ class Observe implements ProjectCommand {
     const stats = await r.client.get('/stats', { token });
     const budget = [...expected.values()].reduce((sum, p) => sum + p.budgetCents, 0);
     expect({ projects: stats.body.projects, budgetCents: stats.body.budgetCents }, `t${this.tenant}'s stats`).toEqual({ projects: expected.size, budgetCents: budget });
-    const foreignId = pickId(m.owned[other(this.tenant)], this.pick);
-    if (foreignId) expect((await r.client.get(`/projects/${foreignId}`, { token })).status, `t${this.tenant} read a foreign project`).toBe(404);
+    const foreignId = pickId(m.owned[other(this.tenant)], this.pick)!;
+    r.tried.existingForeign += 1;
+    expect((await r.client.get(`/projects/${foreignId}`, { token })).status, `t${this.tenant} read a foreign project`).toBe(404);
   }
   toString = () => `Observe(t${this.tenant}, #${this.pick})`;
 }
@@ -103,12 +117,33 @@ const commands = fc.commands(
   { maxCommands: 25 },
 );
 
-function isolationProperty(t: TestApp) {
-  return fc.asyncProperty(commands, async (cmds) => {
+const budget = fc.integer({ min: 0, max: 1_000_000 });
+/** Projects a tenant owns before the commands (at least one each) and creates before the closing reads. */
+const owned = (t: 0 | 1) => fc.array(fc.tuple(name, budget), { minLength: 1, maxLength: 3 }).map((ps) => ps.map(([n, b]) => new Create(t, n, b)));
+const closing = (t: 0 | 1) => fc.tuple(name, budget).map(([n, b]) => new Create(t, n, b));
+
+/** What one run of the property did; `existingForeign` ≥ 2 in every run (the two closing reads). */
+interface RunRecord {
+  readonly existingForeign: number;
+}
+
+function isolationProperty(t: TestApp, record: RunRecord[] = []) {
+  return fc.asyncProperty(owned(0), owned(1), commands, closing(0), closing(1), async (first0, first1, cmds, last0, last1) => {
     const tenants: [SignedUpTenant, SignedUpTenant] = [await signUp(t.client, 'left'), await signUp(t.client, 'right')];
-    await fc.asyncModelRun(() => ({ model: { owned: [new Map(), new Map()] as Model['owned'] }, real: { client: t.client, tenants } }), [...cmds, new Observe(0, 0), new Observe(1, 0)]);
+    const tried = { existingForeign: 0 };
+    try {
+      await fc.asyncModelRun(
+        () => ({ model: { owned: [new Map(), new Map()] as Model['owned'] }, real: { client: t.client, tenants, tried } }),
+        [...first0, ...first1, ...cmds, last0, last1, new Observe(0, 0), new Observe(1, 0)],
+      );
+    } finally {
+      record.push({ existingForeign: tried.existingForeign });
+    }
   });
 }
+
+/** The assertions of the property that mean "one tenant reached another's projects". */
+const isolationFailure = /t[01] (read a foreign project|renamed t[01]'s project|deleted t[01]'s project)|t[01]'s (list|stats)/;
 
 describe(`model-based project isolation (seed=${seed})`, () => {
   let t: TestApp;
@@ -119,8 +154,11 @@ describe(`model-based project isolation (seed=${seed})`, () => {
     await t?.close();
   });
 
-  test('holds on the correct app', async () => {
-    await fc.assert(isolationProperty(t), { seed, numRuns });
+  test('holds on the correct app, every run having tried an existing foreign project', async () => {
+    const runs: RunRecord[] = [];
+    await fc.assert(isolationProperty(t, runs), { seed, numRuns });
+    expect(runs).toHaveLength(numRuns);
+    for (const [i, run] of runs.entries()) expect(run.existingForeign, `run ${i + 1} never aimed at an existing foreign project`).toBeGreaterThanOrEqual(2);
     expect(t.app.poolStats().checkedOut).toBe(0);
   }, 120_000);
 });
@@ -135,9 +173,9 @@ describe.each<VulnerabilityName>(['rls-not-forced', 'idor-by-id', 'stats-unscope
   });
 
   test('the property fails and names the counterexample', async () => {
-    const details = await fc.check(isolationProperty(t), { seed, numRuns: 50, endOnFailure: true });
+    const details = await fc.check(isolationProperty(t), { seed, numRuns, endOnFailure: true });
     expect(details.failed).toBe(true);
-    expect(details.counterexample?.[0]?.toString()).toMatch(/Create|Rename|Remove|Observe/);
-    expect(String(details.errorInstance)).toMatch(/t[01]/);
+    expect(fc.stringify(details.counterexample)).toMatch(/Create\(t[01], /);
+    expect(String(details.errorInstance)).toMatch(isolationFailure);
   }, 120_000);
 });

@@ -10,6 +10,11 @@ export interface CorpusSchema {
   readonly flaw: string | null;
   /** The check id and object (schema.table/view/function) a flawed schema must produce. */
   readonly expect?: { readonly checkId: string | RegExp; readonly object: string };
+  /**
+   * Other objects the flaw rightly leaks through (a role flaw reaches every table): any finding on
+   * an object that is neither `expect.object` nor listed here is refused as spurious.
+   */
+  readonly alsoFound?: readonly string[];
   readonly idType?: 'text' | 'uuid' | 'bigint';
   /** Statements applied after the base schema (the flaw), with `{app}` replaced. */
   readonly sql: string;
@@ -148,12 +153,16 @@ alter table tasks add column priority text not null check (priority in ('low', '
     name: 'RLS not forced and the app role owns the table',
     flaw: 'not-forced-owner',
     expect: { checkId: 'probe-read-scan', object: 'public.projects' },
+    // project_summary is a security_invoker view over projects: it shows what projects shows.
+    alsoFound: ['public.project_summary'],
     sql: `alter table projects no force row level security; alter table projects owner to {app};`,
   },
   {
     name: 'app role has BYPASSRLS',
     flaw: 'bypassrls',
     expect: { checkId: 'probe-read-scan', object: 'public.comments' },
+    // The role reaches every table, and the view over projects.
+    alsoFound: ['public.projects', 'public.tasks', 'public.attachments', 'public.project_summary'],
     sql: `alter role {app} bypassrls;`,
   },
   {
@@ -186,6 +195,8 @@ alter table tasks add column priority text not null check (priority in ('low', '
     name: 'permissive policy widens access',
     flaw: 'permissive-widen',
     expect: { checkId: 'probe-read-scan', object: 'public.projects' },
+    // project_summary is a security_invoker view over projects: it shows what projects shows.
+    alsoFound: ['public.project_summary'],
     sql: `create policy funded_projects on projects for select to {app} using (budget >= 0);`,
   },
   {
@@ -210,6 +221,8 @@ alter table tasks add column priority text not null check (priority in ('low', '
     name: 'case-insensitive tenant comparison',
     flaw: 'case-insensitive',
     expect: { checkId: /^probe-(context-another-tenant-s-id-in-other-case|read-scan)$/, object: 'public.projects' },
+    // project_summary is a security_invoker view over projects: it shows what projects shows.
+    alsoFound: ['public.project_summary'],
     sql: `drop policy tenant_isolation on projects;
       create policy tenant_isolation on projects to {app}
         using (lower(tenant_id::text) = lower(current_setting('app.current_tenant', true)))

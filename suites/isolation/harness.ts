@@ -3,9 +3,9 @@
  * target to the test, and drops everything afterwards.
  */
 import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import { scratchDatabase, testServer } from '../../fixtures/index.ts';
-import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/index.ts';
+import { quoteIdent, targetDefaults, urlFor, withClient, type TargetConfig } from '../../src/index.ts';
 import { baseSchema, type CorpusSchema } from './corpus.ts';
 
 export interface CorpusTarget {
@@ -68,4 +68,21 @@ export async function withCorpusTarget<T>(schema: CorpusSchema, fn: (t: CorpusTa
     await db.drop();
     await withClient(adminUrl, (c) => c.query(`drop role if exists ${quoteIdent(app)}; drop role if exists ${quoteIdent(owner)}`));
   }
+}
+
+/** The counts of a verification that say whether its runs could have shown a leak. */
+export interface RunCounts {
+  readonly runsExecuted: number;
+  readonly runsWithForeignRows: number;
+}
+
+/**
+ * A property proves isolation only if it ran and every run gave each acting tenant other tenants'
+ * rows to leak: `runsWithForeignRows === runsExecuted` alone also holds for 0 === 0 (no run at
+ * all, e.g. `TENANTPROOF_RUNS=0` or fast-check giving up on its pre-conditions).
+ */
+export function expectEveryRunSawForeignRows(result: RunCounts, runs: number): void {
+  expect(runs, 'a property of 0 runs proves nothing').toBeGreaterThan(0);
+  expect(result.runsExecuted, `property runs executed (asked for ${runs})`).toBeGreaterThanOrEqual(runs);
+  expect(result.runsWithForeignRows, 'runs in which every acting tenant had foreign rows').toBe(result.runsExecuted);
 }

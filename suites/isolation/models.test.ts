@@ -5,9 +5,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase, testServer } from '../../fixtures/index.ts';
-import { quoteIdent, urlFor, withClient } from '../../src/index.ts';
-import { pinnedValue, verifyTarget } from '../../src/index.ts';
-import { targetDefaults, type TargetConfig } from '../../src/index.ts';
+import { pinnedValue, quoteIdent, targetDefaults, urlFor, verifyTarget, withClient, type TargetConfig } from '../../src/index.ts';
+import { expectEveryRunSawForeignRows } from './harness.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);
 const runs = Number(process.env.TENANTPROOF_RUNS ?? 4);
@@ -25,6 +24,8 @@ interface SchemaCase {
   pinned?: boolean;
   extra?: (schemas: string[], roles: string[]) => string;
   expect?: { checkId: string; object: (schemas: string[]) => string };
+  /** Other objects the flaw rightly reaches; a finding on any object not named is refused as spurious. */
+  alsoFound?: (schemas: string[]) => string[];
 }
 
 const schemaCases: SchemaCase[] = [
@@ -66,6 +67,8 @@ const schemaCases: SchemaCase[] = [
     flaw: 'shared-role',
     shared: true,
     expect: { checkId: 'probe-schema-read', object: () => '.customers' },
+    // The shared role reaches every table of every schema.
+    alsoFound: (s) => s.map((schema) => `${schema}.orders`),
   },
 ];
 
@@ -101,7 +104,7 @@ describe('schema model corpus', () => {
         };
         const result = await verifyTarget(target, { runs, seed });
         expect(result.skippedTables.map((t) => `${t.table}: ${t.reason}`)).toEqual([]);
-        expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+        expectEveryRunSawForeignRows(result, runs);
         const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
         if (!c.expect) expect(summary).toEqual([]);
         else {
@@ -109,6 +112,9 @@ describe('schema model corpus', () => {
           // The shared-role flaw is in every schema: whichever schemas the shrunk world kept.
           const hit = summary.find((f) => f.startsWith(`${c.expect!.checkId} `) && f.endsWith(wanted));
           expect(hit, summary.join('; ')).toBeDefined();
+          const allowed = new Set(c.alsoFound?.(schemas) ?? []);
+          const spurious = result.findings.filter((f) => !f.object.endsWith(wanted) && !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);
+          expect(spurious, `findings on objects the flaw does not reach: ${spurious.join('; ')}`).toEqual([]);
         }
       } finally {
         await db.drop();
@@ -134,6 +140,8 @@ interface DatabaseCase {
   extra?: string;
   keepPublicConnect?: boolean;
   expect?: { checkId: string; object: (dbs: string[]) => string };
+  /** Other objects the flaw rightly reaches; a finding on any object not named is refused as spurious. */
+  alsoFound?: (dbs: string[]) => string[];
 }
 
 const databaseCases: DatabaseCase[] = [
@@ -143,6 +151,8 @@ const databaseCases: DatabaseCase[] = [
     flaw: 'connect-public',
     keepPublicConnect: true,
     expect: { checkId: 'probe-database-connect', object: (d) => d[1]! },
+    // Both tenant databases keep CONNECT for PUBLIC.
+    alsoFound: (d) => [d[0]!],
   },
   {
     name: 'a table granted to PUBLIC inside a tenant database',
@@ -176,10 +186,15 @@ describe('database model corpus', () => {
         }
         const target: TargetConfig = { ...targetDefaults, databaseUrl: adminUrl, model: 'database', databasePattern: `${p}_%`, tenantRole: '{tenant}_role' };
         const result = await verifyTarget(target, { runs, seed });
-        expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+        expectEveryRunSawForeignRows(result, runs);
         const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
         if (!c.expect) expect(summary).toEqual([]);
-        else expect(summary).toContain(`${c.expect.checkId} ${c.expect.object(dbs)}`);
+        else {
+          expect(summary).toContain(`${c.expect.checkId} ${c.expect.object(dbs)}`);
+          const allowed = new Set([c.expect.object(dbs), ...(c.alsoFound?.(dbs) ?? [])]);
+          const spurious = result.findings.filter((f) => !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);
+          expect(spurious, `findings on objects the flaw does not reach: ${spurious.join('; ')}`).toEqual([]);
+        }
       } finally {
         await withClient(adminUrl, async (cl) => {
           for (const d of dbs) await cl.query(`drop database if exists ${d} with (force)`);

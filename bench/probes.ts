@@ -18,10 +18,10 @@
  * Targets (issue 4): probes/s ≥ 50% of pgbench's raw rate; 5 tables verified in ≤ 10 s end to end.
  * The machine is shared: compare ratios measured in one run, not absolute rates across runs.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pgbench, pgbenchBin, runCli } from './tools.ts';
 import { startPostgres } from '../fixtures/index.ts';
 import { createScratchDatabase, quoteIdent, withClient } from '../src/index.ts';
 import { verifyTarget, type VerifyResult } from '../src/index.ts';
@@ -32,7 +32,6 @@ import { baseSchema } from '../suites/isolation/corpus.ts';
 const seconds = Number(process.env.BENCH_PGBENCH_SECONDS ?? 3);
 const roundCount = Number(process.env.BENCH_ROUNDS ?? 3);
 const runs = Number(process.env.BENCH_RUNS ?? defaultRuns);
-const pgbenchBin = ['/usr/lib/postgresql/18/bin/pgbench', '/usr/lib/postgresql/17/bin/pgbench', '/usr/lib/postgresql/15/bin/pgbench'].find(existsSync) ?? 'pgbench';
 
 /** The bench schema: the corpus's correct schema plus a fifth tenant table, so it has five. */
 function schemaSql(app: string): string {
@@ -97,37 +96,6 @@ async function probeScript(url: string, app: string): Promise<{ text: string; pr
   return { text: `${lines.join('\n')}\n`, probes: perTable.flat().length };
 }
 
-/** pgbench, one client, for `seconds`: transactions (script executions) per second, or the error. */
-function pgbench(dbUrl: string, script: string): { tps: number; error: string | null } {
-  const url = new URL(dbUrl);
-  const file = join(mkdtempSync(join(tmpdir(), 'tp-bench-')), 'script.sql');
-  writeFileSync(file, script);
-  const out = spawnSync(
-    pgbenchBin,
-    ['-n', '-M', 'simple', '-c', '1', '-T', String(seconds), '-f', file, '-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), decodeURIComponent(url.pathname.slice(1))],
-    { encoding: 'utf8', env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) } },
-  );
-  const tps = Number(/tps = ([\d.]+)/.exec(out.stdout)?.[1] ?? NaN);
-  return { tps, error: Number.isNaN(tps) ? (out.stderr || String(out.error)).trim().split('\n').at(-1) ?? 'failed' : null };
-}
-
-/** Runs the CLI; returns the wall time and the time (from spawn) at which each stderr line arrived. */
-async function runCli(args: readonly string[]): Promise<{ seconds: number; code: number | null; lines: { at: number; text: string }[] }> {
-  const started = performance.now();
-  const lines: { at: number; text: string }[] = [];
-  const code = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, ['bin/tenantproof.js', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let buffer = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      for (const text of parts) lines.push({ at: (performance.now() - started) / 1000, text });
-    });
-    child.on('exit', done);
-  });
-  return { seconds: (performance.now() - started) / 1000, code, lines };
-}
 
 await using server = await startPostgres();
 await using db = await createScratchDatabase(server.adminUrl, 'bench');
@@ -151,8 +119,8 @@ try {
   let pgbenchError: string | null = null;
   for (let i = 0; i < roundCount; i++) {
     const result = await verifyTarget(target, { runs, seed: 1 });
-    const raw = pgbench(pgbenchDb.url, 'SELECT 1;\n');
-    const equivalent = pgbench(pgbenchDb.url, script.text);
+    const raw = pgbench(pgbenchDb.url, 'SELECT 1;\n', seconds);
+    const equivalent = pgbench(pgbenchDb.url, script.text, seconds);
     pgbenchError ??= raw.error ?? equivalent.error;
     rounds.push({ result, probesPerSecond: result.probes / (result.elapsedMs / 1000), raw: raw.tps, equivalent: equivalent.tps * script.probes });
   }

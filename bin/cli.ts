@@ -216,6 +216,12 @@ function describeFinding(f: Finding): string[] {
   if (f.actingTenant !== undefined || f.victimTenant !== undefined) out.push(`      acting ${JSON.stringify(f.actingTenant ?? null)} → victim ${JSON.stringify(f.victimTenant ?? null)}`);
   if (f.statement) out.push(`      statement: ${f.statement.replace(/\s+/g, ' ').slice(0, 300)}`);
   if (f.observed !== undefined) out.push(`      observed: ${JSON.stringify(f.observed).slice(0, 300)}`);
+  if (f.affected && f.affected.length > 0) {
+    // A root cause: its consequences, folded (every one is in findings.json).
+    const shown = 3;
+    for (const a of f.affected.slice(0, shown)) out.push(`      · ${a.checkId} · ${a.object} — ${a.title}`);
+    if (f.affected.length > shown) out.push(`      · … and ${f.affected.length - shown} more (findings.json)`);
+  }
   out.push(`      fix: ${f.remediation}`);
   return out;
 }
@@ -227,18 +233,21 @@ function printText(config: VerifyConfig, seed: number, v: Verification, reports:
   out.push(
     `${config.target.model}: ${result.tables.length} tables · ${Math.min(result.runsExecuted, result.runs)} of ${result.runs} runs${shrunk > 0 ? ` (+${shrunk} shrinking)` : ''} · ${result.probes} probes · ${elapsed} · seed ${seed}${result.path ? ` · path ${result.path}` : ''}`,
   );
-  if (result.findings.length === 0 && v.verdict.verdict === 'verified') {
+  // Probe findings (and root causes that probes showed), then static findings alone.
+  const byProbe = (f: Finding) => f.leak || f.affected !== undefined || f.checkId.startsWith('probe-');
+  const observed = v.findings.filter(byProbe);
+  if (v.verdict.verdict === 'verified') {
     out.push("VERIFIED: no tenant could read, write or aggregate another tenant's rows.");
-  } else if (result.findings.length > 0) {
-    out.push(`LEAKS (${result.findings.length}):`);
-    for (const f of result.findings) out.push(...describeFinding(f));
+  } else if (observed.length > 0) {
+    out.push(`LEAKS (${observed.length}${observed.some((f) => f.affected) ? `, from ${result.findings.length} probe findings grouped by root cause` : ''}):`);
+    for (const f of observed) out.push(...describeFinding(f));
     if (result.counterexample) out.push(`Smallest world: ${JSON.stringify(result.counterexample)}`);
   }
   if (v.notProven.length > 0) {
     out.push(`NOT PROVEN (${v.notProven.length}):`);
     for (const n of v.notProven) out.push(`  ${n.object}: ${n.reason}`);
   }
-  const statics = v.statics.findings;
+  const statics = v.findings.filter((f) => !byProbe(f));
   if (statics.length > 0) {
     const failing = exitCodeFor(statics, config.failOn) === 1;
     out.push(`STATIC FINDINGS (${statics.length}${failing ? '' : `, none at or above ${config.failOn}`}):`);

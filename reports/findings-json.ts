@@ -47,6 +47,8 @@ export function renderFindingsJson(input: ReportInput): string {
       path: f.path ?? null,
       cwe: f.cwe ?? null,
       remediation: f.remediation,
+      rootCause: f.rootCause?.key ?? null,
+      affected: f.affected ?? [],
     })),
   };
   return `${JSON.stringify(document, null, 2)}\n`;

@@ -10,6 +10,7 @@ import type { VerifyProgress, VerifyResult } from './checks/probes/engine.ts';
 import { verifyTarget } from './checks/probes/runners.ts';
 import { describeError } from './errors.ts';
 import type { Finding } from './findings/types.ts';
+import { groupByRootCause } from './findings/group.ts';
 import { notProvenBy, verdictOf, type NotProven, type VerdictOutcome } from './findings/verdict.ts';
 import type { VerifyConfig } from './target/config.ts';
 import { withClient } from './target/connection.ts';
@@ -35,7 +36,7 @@ export interface Verification {
   readonly tables: readonly string[];
   readonly statics: StaticOutcome;
   readonly probes: VerifyResult;
-  /** Probe findings first, then static ones. */
+  /** One finding per root cause (a cause's probe findings and its static finding folded into one), probe findings first. */
   readonly findings: readonly Finding[];
   readonly notProven: readonly NotProven[];
   readonly verdict: VerdictOutcome;
@@ -63,7 +64,7 @@ export async function verify(config: VerifyConfig, hooks: VerifyHooks = {}): Pro
   hooks.onStatic?.(statics);
 
   const probes = await verifyTarget(target, { runs: config.runs, seed, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
-  const findings = [...probes.findings, ...statics.findings];
+  const findings = groupByRootCause([...probes.findings, ...statics.findings]);
   const notProven = [...notProvenBy(probes), ...(statics.error ? [{ object: 'static rules', reason: `did not run: ${statics.error}` }] : [])];
   return {
     seed,

@@ -5,6 +5,7 @@
  */
 import type { Queryable } from '../target/connection.ts';
 import { withTransaction } from '../target/connection.ts';
+import type { RootCause } from '../findings/types.ts';
 import type { Relation } from './types.ts';
 
 export interface ProbeSurface {
@@ -14,6 +15,8 @@ export interface ProbeSurface {
   readonly hints: ReadonlyMap<string, string>;
   /** `session_replication_role = replica` is allowed (probes may write without firing triggers). */
   readonly canDisableTriggers: boolean;
+  /** Per table label: the configuration that makes isolation impossible there, when there is one. */
+  readonly causes: ReadonlyMap<string, RootCause>;
 }
 
 /** Views and zero-argument functions the role may use, and remediation hints per table. */
@@ -47,7 +50,10 @@ export async function readProbeSurface(q: Queryable, tables: readonly { readonly
   );
   const policyText = new Map(policies.rows.map((p) => [`${p.schemaname}.${p.tablename}`, p.text]));
   const hints = new Map<string, string>();
+  const causes = new Map<string, RootCause>();
   for (const table of tables) {
+    const cause = rootCauseOf(table.label, table.relation, role, roleInfo);
+    if (cause) causes.set(table.label, cause);
     const r = table.relation;
     const parts: string[] = [];
     if (roleInfo?.superuser) parts.push(`Role ${role} is a superuser and bypasses row level security.`);
@@ -64,5 +70,23 @@ export async function readProbeSurface(q: Queryable, tables: readonly { readonly
     async (tx) => tx.query('set local session_replication_role = replica').then(() => true, () => false),
     'rollback',
   ).catch(() => false);
-  return { views: views.rows, functions: functions.rows, hints, canDisableTriggers };
+  return { views: views.rows, functions: functions.rows, hints, canDisableTriggers, causes };
+}
+
+/** What makes row-level security no boundary at all on one table, named as the static rule names it. */
+function rootCauseOf(label: string, r: Relation, role: string, roleInfo: { bypass: boolean; superuser: boolean } | undefined): RootCause | null {
+  const ident = `"${role.replaceAll('"', '""')}"`;
+  if (roleInfo?.superuser) {
+    return { key: `superuser:${role}`, checkId: 'app-role-superuser', object: `role ${role}`, title: `Role ${role} is a superuser, so row-level security never applies to it`, remediation: `ALTER ROLE ${ident} NOSUPERUSER;` };
+  }
+  if (roleInfo?.bypass) {
+    return { key: `bypassrls:${role}`, checkId: 'app-role-bypassrls', object: `role ${role}`, title: `Role ${role} has BYPASSRLS, so no policy applies to it`, remediation: `ALTER ROLE ${ident} NOBYPASSRLS;` };
+  }
+  if (!r.rlsEnabled) {
+    return { key: `rls-disabled:${label}`, checkId: 'rls-disabled', object: label, title: `Row-level security is off on ${label}`, remediation: `ALTER TABLE ${label} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; and add a policy comparing the tenant column with the tenant setting.` };
+  }
+  if (r.owner === role && !r.rlsForced) {
+    return { key: `rls-not-forced:${label}`, checkId: 'rls-not-forced', object: label, title: `${role} owns ${label} and row-level security is not forced, so its policies do not apply to ${role}`, remediation: `ALTER TABLE ${label} FORCE ROW LEVEL SECURITY; (better: the app role should not own its tables).` };
+  }
+  return null;
 }

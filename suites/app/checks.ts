@@ -8,23 +8,48 @@ import pg from 'pg';
 import type { ReferenceApp } from '../../reference-app/src/index.ts';
 import { tokenAudience, tokenIssuer } from '../../reference-app/src/index.ts';
 import { createProjects, jwtSecret, type ApiClient, type SignedUpTenant } from './harness.ts';
+import type { Finding } from '../../src/index.ts';
 
-export interface Leak {
+/**
+ * What an HTTP check observed: a Finding like every other check's (so JSON, SARIF, JUnit, Allure
+ * and the summary carry it), plus the check's short name and the route that showed it.
+ */
+export interface Leak extends Finding {
   readonly check: string;
   /** The route (or statement) that showed it. */
   readonly via: string;
   readonly actingTenant: string;
   readonly victimTenant: string;
-  readonly observed: unknown;
 }
 
-export const leak = (check: string, via: string, acting: SignedUpTenant, victim: SignedUpTenant, observed: unknown): Leak => ({
-  check,
-  via,
-  actingTenant: acting.slug,
-  victimTenant: victim.slug,
-  observed,
-});
+const httpRemediation: Readonly<Record<string, string>> = {
+  'project-isolation': 'Scope every query by the tenant of the authenticated principal (the RLS tenant context, the tenant schema or database), never by an id from the request alone.',
+  'tenant-selection': 'Take the tenant from the verified token only; ignore X-Tenant and similar headers, or check the principal is a member of the tenant they name.',
+  'switch-tenant': 'Issue a token for another tenant only after checking the principal is a member of it, with the role it holds there.',
+  'forged-token': 'Verify the token signature, algorithm, issuer, audience and expiry before reading any claim; reject alg none.',
+};
+
+export const leak = (check: string, via: string, acting: SignedUpTenant, victim: SignedUpTenant, observed: unknown): Leak => {
+  const method = via.split(' ')[0] ?? '';
+  const writes = ['POST', 'PATCH', 'PUT', 'DELETE'].includes(method);
+  return {
+    check,
+    via,
+    checkId: `http-${check}`,
+    title: `Tenant ${acting.slug} ${writes ? 'changes' : 'reads'} tenant ${victim.slug}'s data through ${via}`,
+    severity: 'critical',
+    leakClass: writes ? 'write' : 'read',
+    leak: true,
+    model: acting.model,
+    object: via,
+    actingTenant: acting.slug,
+    victimTenant: victim.slug,
+    statement: via,
+    observed,
+    cwe: 'CWE-639',
+    remediation: httpRemediation[check] ?? 'Derive the tenant from the authenticated principal on every route and scope every read and write by it.',
+  };
+};
 
 /**
  * Projects: `acting` must not list, read, change, delete, count or attach to any of `victim`'s

@@ -3,7 +3,10 @@
  * any route. Each check runs against the correct app (no leaks) and — in the red half — against
  * the app started with the named vulnerability it exists to catch (the leak is reported).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { writeReports } from '../../reports/index.ts';
 import { startReferenceApp, UnknownVulnerabilityError, vulnerabilities, vulnerabilityNames, type VulnerabilityName } from '../../reference-app/src/index.ts';
 import { scratchDatabase } from '../../fixtures/index.ts';
 import {
@@ -217,6 +220,16 @@ describe('red cases: each named vulnerability is caught', () => {
         expect(l.actingTenant).toBe(a.slug);
         expect(l.victimTenant).toBe(b.slug);
       }
+      // HTTP findings are findings like any other: every report format carries them.
+      const dir = join('reports', 'out', 'app-checks', vulnerability);
+      await writeReports(dir, { findings: leaks, rulesRun: [], target: 'reference app (HTTP)', model: redCaseModel[vulnerability], startedAt: new Date(), durationMs: 0 });
+      const json = JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8')) as { verdict: string; findings: { checkId: string; leak: boolean }[] };
+      expect(json.verdict).toBe('findings');
+      expect(json.findings.map((f) => f.checkId).sort()).toEqual(leaks.map((l) => `http-${l.check}`).sort());
+      expect(json.findings.every((f) => f.leak)).toBe(true);
+      const sarif = JSON.parse(readFileSync(join(dir, 'tenantproof.sarif'), 'utf8')) as { runs: { results: unknown[] }[] };
+      expect(sarif.runs[0]!.results).toHaveLength(leaks.length);
+      expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain(`http-${leaks[0]!.check}`);
     });
   });
 });

@@ -9,6 +9,7 @@ import { errorLines, runCli } from './cli-helpers.ts';
 
 const correct = corpus.find((s) => s.flaw === null)!;
 const flawed = corpus.find((s) => s.flaw === 'rls-off')!;
+const bypass = corpus.find((s) => s.flaw === 'bypassrls')!;
 const targetFlags = (url: string, appRole: string) => ['--database-url', url, '--model', 'rls', '--app-role', appRole];
 
 /** A cannot-run outcome: exit 2, exactly one line on stderr, no stack trace, nothing on stdout. */
@@ -116,10 +117,12 @@ describe('tenantproof verify: options and exit codes', () => {
       const args = ['verify', ...targetFlags(target.databaseUrl, target.appRole), '--runs', '2', '--seed', '42', '--format', 'json', '--report-dir', dir];
       const first = await runCli(args);
       expect(first.code, first.stderr).toBe(1);
-      const report = JSON.parse(first.stdout) as { seed: number; findings: { checkId: string; object: string; seed?: number; leak: boolean }[] };
+      const report = JSON.parse(first.stdout) as { seed: number; findings: { checkId: string; object: string; seed?: number; leak: boolean; affected?: { checkId: string; object: string }[] }[] };
       expect(report.seed).toBe(42);
       const leaks = report.findings.filter((f) => f.leak);
-      expect(leaks.map((f) => `${f.checkId} ${f.object}`)).toContain('probe-read-scan public.tasks');
+      // RLS off on tasks is the root cause: one finding, named by its rule, with the read it allowed under it.
+      const cause = leaks.find((f) => f.checkId === 'rls-disabled' && f.object === 'public.tasks');
+      expect(cause?.affected?.map((a) => `${a.checkId} ${a.object}`)).toContain('probe-read-scan public.tasks');
       expect(leaks.every((f) => f.seed === 42)).toBe(true);
       expect(JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8'))).toBeTruthy();
       expect(existsSync(join(dir, 'allure-results'))).toBe(true);
@@ -127,6 +130,30 @@ describe('tenantproof verify: options and exit codes', () => {
       const replay = JSON.parse(again.stdout) as typeof report;
       const key = (r: typeof report) => r.findings.filter((f) => f.leak).map((f) => `${f.checkId} ${f.object}`).sort();
       expect(key(replay)).toEqual(key(report));
+    });
+  });
+
+  test('one finding per root cause: a BYPASSRLS app role is one finding listing every table it exposes', { timeout: 180_000 }, async () => {
+    await withCorpusTarget(bypass, async ({ target }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+      const run = await runCli(['verify', ...targetFlags(target.databaseUrl, target.appRole), '--runs', '2', '--seed', '8', '--format', 'json', '--report-dir', dir]);
+      expect(run.code, run.stderr).toBe(1);
+      type Out = { checkId: string; object: string; leak: boolean; title: string; affected?: { object: string; checkId: string }[] };
+      const findings = (JSON.parse(run.stdout) as { findings: Out[] }).findings;
+      const cause = findings.filter((f) => f.checkId === 'app-role-bypassrls');
+      expect(cause).toHaveLength(1);
+      expect(cause[0]!.object).toBe(`role ${target.appRole}`);
+      expect(cause[0]!.leak).toBe(true);
+      expect(cause[0]!.title).toMatch(/has BYPASSRLS/);
+      // Its consequences are listed under it, every tenant table among them …
+      const exposed = new Set(cause[0]!.affected!.map((a) => a.object));
+      for (const table of ['public.projects', 'public.tasks', 'public.comments', 'public.attachments']) expect(exposed).toContain(table);
+      // … and no probe finding on those tables is reported beside it.
+      expect(findings.filter((f) => f.checkId.startsWith('probe-') && exposed.has(f.object))).toEqual([]);
+      // Far fewer lines than one per table and probe.
+      expect(findings.length).toBeLessThan(cause[0]!.affected!.length);
+      const written = JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8')) as { findings: { checkId: string; rootCause: string | null }[] };
+      expect(written.findings.find((f) => f.checkId === 'app-role-bypassrls')?.rootCause).toBe(`bypassrls:${target.appRole}`);
     });
   });
 

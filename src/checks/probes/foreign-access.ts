@@ -3,6 +3,7 @@
  * models: the acting tenant reaches the victim's table by its qualified name (or inside the
  * victim's database) and must see nothing and change nothing — an error or zero rows.
  */
+import type { RootCause } from '../../findings/types.ts';
 import { enterTenantSql } from '../../models/index.ts';
 import { quoteIdent } from '../../target/connection.ts';
 import type { TenantContext } from '../../target/context.ts';
@@ -23,6 +24,8 @@ export interface ForeignAccess {
   /** Object name for findings (e.g. `tenant_b.orders` or `tenant_b:public.orders`). */
   readonly object: (table: TablePlan) => string;
   readonly remediation: (table: TablePlan) => string;
+  /** The configuration at fault for every finding of this access, when one is known (a role shared by every tenant). */
+  readonly rootCause?: RootCause;
 }
 
 async function probeAs(run: ProbeRun, access: ForeignAccess, sql: string, values?: readonly unknown[], triggersOff = false) {
@@ -37,6 +40,7 @@ export async function probeForeignTable(run: ProbeRun, access: ForeignAccess, ta
   if (victimRows.length > 0) run.stats.foreignRowsSeenByProbes += 1;
   const observe = (checkId: string, title: string, leakClass: 'read' | 'write', statement: string, observed: unknown) =>
     run.observe({
+      ...(access.rootCause ? { rootCause: access.rootCause } : {}),
       checkId: `${access.prefix}-${checkId}`,
       title,
       severity: 'critical',

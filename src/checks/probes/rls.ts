@@ -8,7 +8,7 @@ import type { Queryable } from '../../target/connection.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import type { ProbeSurface } from '../../catalog/probe-surface.ts';
 import { enterTenantSql } from '../../models/index.ts';
-import { tenantSettingSql, type TenantContext } from '../../target/context.ts';
+import { setSettingSql, tenantSettingSql, type TenantContext } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { insertSql, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
@@ -93,7 +93,9 @@ interface Evidence {
 
 function record(run: ProbeRun, e: Evidence): void {
   const object = typeof e.table === 'string' ? e.table : e.table.label;
+  const cause = typeof e.table === 'string' ? undefined : run.catalog.causes.get(e.table.label);
   run.observe({
+    ...(cause ? { rootCause: cause } : {}),
     checkId: e.checkId,
     title: e.title,
     severity: e.severity,
@@ -520,7 +522,8 @@ function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<
         leakClass: 'context',
         table,
         victim: seen[0] ? ownerOf(world, seen[0]) : world.tenants[0],
-        statement: `${value === null ? '-- tenant setting not set' : `select set_config('${run.target.tenantSetting}', ${JSON.stringify(value)}, true)`};\n${statement}`,
+        // Pastes into psql as printed: the setting's value is a literal, never a quoted identifier.
+        statement: `${value === null ? '-- tenant setting not set' : `${setSettingSql(run.target.tenantSetting, value)}`};\n${statement}`,
         observed: { context: value, rowsSeen: seen.length, rowsUpdated: written.length, insertedForAnotherTenant: inserted },
         expected: { rowsSeen: 0, rowsUpdated: 0, insertedForAnotherTenant: false },
         cwe: 'CWE-636',

@@ -156,7 +156,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
                 target,
                 world: stored,
                 bases: victim.bases,
-                catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true },
+                catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true, causes: new Map() },
                 observe,
                 stats,
               };

@@ -3,6 +3,7 @@
  * tenant's tables by qualified name (it must see and change nothing), and its own tables by
  * unqualified name (which must resolve to its own schema only).
  */
+import type { RootCause } from '../../findings/types.ts';
 import { introspectStructure } from '../../catalog/structure.ts';
 import { planSchemasFrom, schemaModel, schemaWorldArbitrary } from '../../models/schema.ts';
 import { quoteIdent, type Queryable } from '../../target/connection.ts';
@@ -18,6 +19,17 @@ import type { ProbeRun } from './rls.ts';
 async function runSchemaProbes(run: ProbeRun): Promise<void> {
   const { world, target } = run;
   const tables = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label));
+  // One role entering every tenant schema: search_path is no boundary, and every cross-schema
+  // finding is a consequence of that one role (named by the rule schema-isolation-by-search-path).
+  const sharedRole: RootCause | undefined = target.tenantRole
+    ? undefined
+    : {
+        key: `shared-role:${target.appRole}`,
+        checkId: 'schema-isolation-by-search-path',
+        object: `role ${target.appRole}`,
+        title: `Every tenant schema is entered as the one role ${target.appRole}, so search_path is the only boundary`,
+        remediation: `Use one role per tenant (--tenant-role) with USAGE on its own schema only, or revoke ${target.appRole}'s access to the tenant schemas.`,
+      };
   for (let a = 0; a < world.tenants.length; a++) {
     const acting = world.tenants[a]!;
     const role = tenantRoleFor(target, acting);
@@ -33,6 +45,7 @@ async function runSchemaProbes(run: ProbeRun): Promise<void> {
             victim,
             victimIndex: v,
             prefix: 'probe-schema',
+            ...(sharedRole ? { rootCause: sharedRole } : {}),
             object: (t) => t.label,
             remediation: (t) =>
               target.tenantRole
@@ -98,7 +111,7 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
       target,
       plan,
       bases,
-      catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers },
+      catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers, causes: new Map() },
       existingTenants: new Set(),
       runProbes: runSchemaProbes,
       write: (tx, world) => writeWorld(tx, target, plan, world, bases),

@@ -10,7 +10,7 @@
  * connections close and PostgreSQL rolls their transactions back.
  */
 import { randomInt } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -18,8 +18,15 @@ import { describeError, ExitCode, exitCodeFor, findConfigFile, loadConfigFile, r
 import type { Finding, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
 import { writeReports } from '../reports/index.ts';
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+/** The package's version: its package.json is one folder up in a checkout (bin/), two once compiled (dist/bin/). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 3; i++, dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+const version = packageVersion();
 
 const exitCodesHelp = `
 Exit codes:

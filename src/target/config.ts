@@ -139,7 +139,10 @@ export async function loadConfigFile(path: string): Promise<TenantproofConfigFil
   let raw: unknown;
   try {
     if (/\.(json)$/i.test(file)) raw = JSON.parse(readFileSync(file, 'utf8'));
-    else raw = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+    else {
+      if (/\.[cm]?ts$/i.test(file)) await registerTypeScript(path);
+      raw = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+    }
   } catch (error) {
     throw new CannotRunError(`config file ${path} cannot be read: ${(error as Error).message.split('\n')[0]}`);
   }
@@ -149,6 +152,18 @@ export async function loadConfigFile(path: string): Promise<TenantproofConfigFil
     throw new CannotRunError(`config file ${path}: ${oneLine(parsed.error, (f) => f, input)}`);
   }
   return parsed.data as TenantproofConfigFile;
+}
+
+/** A .ts config file needs a TypeScript loader: tsx, registered once (already there in a checkout). */
+async function registerTypeScript(path: string): Promise<void> {
+  if ((globalThis as { __tenantproofTsx?: boolean }).__tenantproofTsx) return;
+  try {
+    const { register } = (await import('tsx/esm/api')) as { register: () => unknown };
+    register();
+    (globalThis as { __tenantproofTsx?: boolean }).__tenantproofTsx = true;
+  } catch {
+    throw new CannotRunError(`config file ${path} is TypeScript: install tsx beside tenantproof (npm i -D tsx), or use tenantproof.config.json or .js`);
+  }
 }
 
 /** The config file to use: the one named, else tenantproof.config.json/.ts in `cwd`, else none. */

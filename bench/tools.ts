@@ -21,11 +21,11 @@ export function pgbench(dbUrl: string, script: string, seconds: number): { tps: 
 }
 
 /** Runs the CLI; returns the wall time and the time (from spawn) at which each stderr line arrived. */
-export async function runCli(args: readonly string[]): Promise<{ seconds: number; code: number | null; lines: { at: number; text: string }[] }> {
+export async function runCli(args: readonly string[], entry = 'bin/tenantproof.js'): Promise<{ seconds: number; code: number | null; lines: { at: number; text: string }[] }> {
   const started = performance.now();
   const lines: { at: number; text: string }[] = [];
   const code = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, ['bin/tenantproof.js', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let buffer = '';
     child.stderr.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();

@@ -8,8 +8,11 @@
  *   npm run bench                          # embedded PostgreSQL 18
  *   DATABASE_URL=postgres://… npm run bench   # an existing server (admin role)
  *
+ * The CLI measured is the compiled one (dist/, as `npx pg-tenantproof` runs it), rebuilt first.
+ *
  * Targets (issue 9): 5 tables ≤ 1.5 s end to end, 80 tables ≤ 5 s (default 20 runs).
  */
+import { spawnSync } from 'node:child_process';
 import { startPostgres } from '../fixtures/index.ts';
 import { createScratchDatabase, defaultRuns, quoteIdent, withClient } from '../src/index.ts';
 import { baseSchema } from '../suites/isolation/corpus.ts';
@@ -36,6 +39,10 @@ function generatedSchema(app: string, tables: number): string {
   return out.join('\n');
 }
 
+// Users run the compiled package (npx pg-tenantproof): measure that, built from this checkout.
+const build = spawnSync('npm', ['run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (build.status !== 0) throw new Error('npm run build failed');
+
 await using server = await startPostgres();
 const seconds = (n: number) => `${n.toFixed(2)} s`;
 const median = (xs: readonly number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
@@ -60,7 +67,7 @@ for (const c of cases) {
     const measured: { header: number; firstRun: number; total: number; code: number | null }[] = [];
     const raw: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      const run = await runCli(['verify', '--database-url', db.url, '--model', 'rls', '--app-role', app, '--runs', String(runs), '--seed', '1', '--format', 'json', '--report-dir', `reports/out/bench-${i}`]);
+      const run = await runCli(['verify', '--database-url', db.url, '--model', 'rls', '--app-role', app, '--runs', String(runs), '--seed', '1', '--format', 'json', '--report-dir', `reports/out/bench-${i}`], 'dist/bin/cli.js');
       const at = (re: RegExp) => run.lines.find((l) => re.test(l.text))?.at ?? NaN;
       measured.push({ header: at(/^tenantproof verify/), firstRun: at(/run [1-9]\d*\//), total: run.seconds, code: run.code });
       raw.push(pgbench(pgbenchDb.url, 'SELECT 1;\n', 2).tps);

@@ -14,9 +14,14 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, ExitCode, exitCodeFor, findConfigFile, loadConfigFile, redactUrl, resolveVerifyConfig, targetDefaults, verify } from '../src/index.ts';
+// Light modules only at start-up (--help and --version answer at once); the verifier (pg,
+// fast-check, faker) and the report writers are loaded when verify runs.
+import { describeError, ExitCode } from '../src/errors.ts';
+import { exitCodeFor } from '../src/findings/verdict.ts';
+import { findConfigFile, loadConfigFile, resolveVerifyConfig } from '../src/target/config.ts';
+import { targetDefaults } from '../src/target/types.ts';
+import { redactUrl } from '../src/target/url.ts';
 import type { Finding, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
-import { writeReports } from '../reports/index.ts';
 
 /** The package's version: its package.json is one folder up in a checkout (bin/), two once compiled (dist/bin/). */
 function packageVersion(): string {
@@ -140,6 +145,7 @@ async function runVerify(config: VerifyConfig): Promise<number> {
       lastPrinted = Date.now();
     }
   }, 250);
+  const [{ verify }, { writeReports }] = await Promise.all([import('../src/verify.ts'), import('../reports/index.ts')]);
   let result: Verification;
   try {
     result = await verify(

@@ -3,6 +3,7 @@
  * observed (empty = the rule holds), so the same check runs against the correct app (expect
  * none) and against a variant with a named vulnerability (expect it to report the leak).
  */
+import { randomUUID } from 'node:crypto';
 import { decodeJwt, SignJWT, UnsecuredJWT } from 'jose';
 import pg from 'pg';
 import type { ReferenceApp } from '../../reference-app/src/index.ts';
@@ -80,11 +81,27 @@ export async function checkProjectIsolation(client: ApiClient, acting: SignedUpT
     leaks.push(leak(check, 'GET /stats', acting, victim, { stats: stats.body, expected: { projects: own.length, budgetCents: ownBudget } }));
   }
 
-  for (const path of [`/projects/${target}/tasks`, `/projects/${target}/comments`]) {
-    const attach = await client.post(path, { token: acting.token, body: { title: 'x', body: 'x' } });
-    if (attach.status !== 404) leaks.push(leak(check, `POST ${path.replace(target, ':id')}`, acting, victim, { status: attach.status }));
+  // Children of the victim's project: a leak only on its symptom (the victim's child listed to the
+  // acting tenant; the acting tenant's child landing in the victim's project), 404 otherwise.
+  for (const [kind, payload] of [
+    ['tasks', (marker: string) => ({ title: marker })],
+    ['comments', (marker: string) => ({ body: marker })],
+  ] as const) {
+    const path = `/projects/${target}/${kind}`;
+    const route = `/projects/:id/${kind}`;
+    const victimMarker = `victim-${kind}-${randomUUID()}`;
+    const own = await client.post(path, { token: victim.token, body: payload(victimMarker) });
+    if (own.status !== 201) throw new UnexpectedAnswerError(`POST ${route} (the victim, in its own project)`, own.status, 'created (201)', own.body);
     const listChildren = await client.get(path, { token: acting.token });
-    if (listChildren.status !== 404) leaks.push(leak(check, `GET ${path.replace(target, ':id')}`, acting, victim, { status: listChildren.status }));
+    if (listChildren.status === 200 && JSON.stringify(listChildren.body).includes(victimMarker)) {
+      leaks.push(leak(check, `GET ${route}`, acting, victim, { status: listChildren.status, body: listChildren.body }));
+    } else if (listChildren.status !== 404) throw new UnexpectedAnswerError(`GET ${route}`, listChildren.status, `not found (404) nor the victim's ${kind}`, listChildren.body);
+    const marker = `cross-${kind}-${randomUUID()}`;
+    const attach = await client.post(path, { token: acting.token, body: payload(marker) });
+    const victimView = await client.get(path, { token: victim.token });
+    if (JSON.stringify(victimView.body).includes(marker)) {
+      leaks.push(leak(check, `POST ${route}`, acting, victim, { status: attach.status, landedInVictimProject: true }));
+    } else if (attach.status !== 404) throw new UnexpectedAnswerError(`POST ${route}`, attach.status, `not found (404) nor a ${kind.slice(0, -1)} added to the victim's project`, attach.body);
   }
 
   const patch = await client.patch(`/projects/${target}`, { token: acting.token, body: { name: 'pwned' } });

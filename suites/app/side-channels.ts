@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { createProjects, type ApiClient, type SignedUpTenant } from './harness.ts';
-import { leak, type Leak } from './checks.ts';
+import { leak, UnexpectedAnswerError, type Leak } from './checks.ts';
 
 interface Truth {
   readonly projects: number;
@@ -101,7 +101,10 @@ export async function checkJobContext(client: ApiClient, acting: SignedUpTenant,
   if (landed.length > 0) leaks.push(leak(check, "victim GET /exports holds the acting tenant's export (its job ran in the victim's context)", acting, victim, landed));
 
   const across = await client.get(`/exports/${theirs}`, { token: acting.token });
-  if (across.status !== 404) leaks.push(leak(check, "GET /exports/:id of another tenant's export", acting, victim, { status: across.status, body: across.body }));
+  // A leak on its symptom only (the victim's export served); anything but that or 404 fails the check.
+  if (across.status === 200 && (across.body as { id?: string } | null)?.id === theirs) {
+    leaks.push(leak(check, "GET /exports/:id of another tenant's export", acting, victim, { status: across.status, body: across.body }));
+  } else if (across.status !== 404) throw new UnexpectedAnswerError('GET /exports/:id', across.status, "not found (404) nor the victim's export", across.body);
   return leaks;
 }
 

@@ -17,7 +17,9 @@ import { Command, CommanderError, Option } from 'commander';
 // Light modules only at start-up (--help and --version answer at once); the verifier (pg,
 // fast-check, faker) and the report writers are loaded when verify runs.
 import { describeError, ExitCode } from '../src/errors.ts';
-import { exitCodeFor } from '../src/findings/verdict.ts';
+import { applyBaseline, readBaseline, updatedBaseline, writeBaseline, type BaselineOutcome } from '../src/findings/baseline.ts';
+import { fingerprint } from '../src/findings/fingerprint.ts';
+import { exitCodeFor, verdictOf } from '../src/findings/verdict.ts';
 import { findConfigFile, loadConfigFile, resolveVerifyConfig } from '../src/target/config.ts';
 import { targetDefaults } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
@@ -78,7 +80,9 @@ program
   .option('--runs <n>', 'property runs (generated worlds)', '20')
   .option('--seed <n>', 'replay a run exactly (printed by every run)')
   .option('--report-dir <dir>', 'where findings.json, junit.xml, SARIF, summary and Allure results go', 'reports/tenantproof')
-  .addOption(new Option('--format <format>', 'console output').choices(['text', 'json']).default('text'))
+  .addOption(new Option('--format <format>', 'console output (github: workflow annotations, then the text)').choices(['text', 'json', 'github']).default('text'))
+  .option('--baseline <file>', 'accepted findings (by fingerprint, with reasons and optional expiry): only findings not in it fail the run')
+  .option('--update-baseline', 'write this run\'s findings into the --baseline file (reasons already there are kept)')
   .addOption(
     new Option('--fail-on <severity>', 'static findings at or above this severity fail the run (an observed leak always does)')
       .choices(['critical', 'high', 'medium', 'low', 'info'])
@@ -126,6 +130,9 @@ async function runVerify(config: VerifyConfig): Promise<number> {
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
   const seed = config.seed ?? randomInt(0, 2_147_483_647);
   const { target } = config;
+  // A baseline is read before anything runs: a bad one is exit 2, not a surprise at the end.
+  const baselinePath = config.baseline ? resolve(config.baseline) : null;
+  const baseline = baselinePath && !(config.updateBaseline && !existsSync(baselinePath)) ? readBaseline(baselinePath) : null;
   // Killed or interrupted: the process ends, its connections close, and PostgreSQL rolls the open
   // transaction back. Nothing was ever committed to the target.
   const interrupted = () => fail('interrupted: nothing was committed to the target');
@@ -174,8 +181,22 @@ async function runVerify(config: VerifyConfig): Promise<number> {
 
   const reportDir = resolve(config.reportDir);
   mkdirSync(reportDir, { recursive: true });
+  // The gate counts only findings the baseline does not accept (or whose acceptance expired).
+  let gate: BaselineOutcome = { findings: result.findings, accepted: [], expired: [], unused: [] };
+  if (baselinePath && config.updateBaseline) {
+    const next = updatedBaseline(result.findings, baseline);
+    writeBaseline(baselinePath, next);
+    const fresh = next.accepted.filter((e) => !baseline?.accepted.some((b) => b.fingerprint === e.fingerprint)).length;
+    say(`  baseline ${config.baseline}: ${next.accepted.length} finding(s) accepted, ${fresh} new (give each a reason)`);
+    gate = applyBaseline(result.findings, next);
+  } else if (baseline) {
+    gate = applyBaseline(result.findings, baseline);
+  }
+  const gated = verdictOf({ findings: gate.findings, failOn: config.failOn, notProven: result.notProven });
+  const v: Verification = { ...result, findings: gate.findings, verdict: gated };
   const reports = await writeReports(reportDir, {
-    findings: result.findings,
+    accepted: gate.accepted,
+    findings: gate.findings,
     rulesRun: [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))],
     target: redactUrl(target.databaseUrl),
     model: target.model,
@@ -185,7 +206,7 @@ async function runVerify(config: VerifyConfig): Promise<number> {
     failOn: config.failOn,
     notProven: result.notProven,
   });
-  const { exitCode, verdict } = result.verdict;
+  const { exitCode, verdict } = v.verdict;
   if (config.format === 'json') {
     const p = result.probes;
     process.stdout.write(
@@ -205,7 +226,10 @@ async function runVerify(config: VerifyConfig): Promise<number> {
           counterexample: p.counterexample,
           skippedTables: p.skippedTables,
           notProven: result.notProven,
-          findings: result.findings,
+          findings: v.findings,
+          accepted: gate.accepted.map((f) => ({ id: fingerprint(f), checkId: f.checkId, object: f.object, reason: f.acceptedBecause })),
+          expiredBaselineEntries: gate.expired,
+          unusedBaselineEntries: gate.unused,
           replay: replayCommand(config, seed),
           reports,
         },
@@ -214,9 +238,27 @@ async function runVerify(config: VerifyConfig): Promise<number> {
       )}\n`,
     );
   } else {
-    printText(config, seed, result, reports, elapsed());
+    if (config.format === 'github') printGithub(config, v, gate);
+    printText(config, seed, v, reports, elapsed(), gate);
   }
   return exitCode;
+}
+
+/**
+ * GitHub Actions annotations (workflow commands): one per counted finding and per thing not proven.
+ */
+function printGithub(config: VerifyConfig, v: Verification, gate: BaselineOutcome): void {
+  const escape = (text: string) => text.replaceAll('%', '%25').replaceAll('\r', '%0D').replaceAll('\n', '%0A');
+  const prop = (text: string) => escape(text).replaceAll(':', '%3A').replaceAll(',', '%2C');
+  const lines: string[] = [];
+  for (const f of v.findings) {
+    const level = f.leak || exitCodeFor([f], config.failOn) === 1 ? 'error' : 'warning';
+    lines.push(`::${level} title=${prop(`tenantproof ${f.checkId}: ${f.object}`)}::${escape(`[${f.severity}] ${f.title}. Fix: ${f.remediation}`)}`);
+  }
+  for (const n of v.notProven) lines.push(`::warning title=${prop(`tenantproof: not proven: ${n.object}`)}::${escape(n.reason)}`);
+  for (const e of gate.expired) lines.push(`::error title=${prop(`tenantproof baseline entry expired ${e.expires}`)}::${escape(`${e.checkId} · ${e.object}: ${e.reason}`)}`);
+  lines.push(`::notice title=tenantproof::${escape(`${v.verdict.verdict} (exit ${v.verdict.exitCode}): ${v.findings.length} finding(s), ${gate.accepted.length} accepted by the baseline, ${v.notProven.length} not proven`)}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** A long list folded to its first few items and a count. */
@@ -239,7 +281,7 @@ function describeFinding(f: Finding): string[] {
   return out;
 }
 
-function printText(config: VerifyConfig, seed: number, v: Verification, reports: string[], elapsed: string): void {
+function printText(config: VerifyConfig, seed: number, v: Verification, reports: string[], elapsed: string, gate: BaselineOutcome): void {
   const out: string[] = [];
   const result = v.probes;
   const shrunk = result.runsExecuted - result.runs;
@@ -265,6 +307,10 @@ function printText(config: VerifyConfig, seed: number, v: Verification, reports:
     const failing = exitCodeFor(statics, config.failOn) === 1;
     out.push(`STATIC FINDINGS (${statics.length}${failing ? '' : `, none at or above ${config.failOn}`}):`);
     for (const f of statics) out.push(...describeFinding(f));
+  }
+  if (gate.accepted.length + gate.expired.length + gate.unused.length > 0) {
+    out.push(`BASELINE: ${gate.accepted.length} accepted finding(s) not counted; ${gate.expired.length} expired entr${gate.expired.length === 1 ? 'y counts' : 'ies count'} again; ${gate.unused.length} entr${gate.unused.length === 1 ? 'y matches' : 'ies match'} nothing (fixed: remove)`);
+    for (const e of gate.expired) out.push(`  expired ${e.expires}: ${e.checkId} · ${e.object} — ${e.reason}`);
   }
   if (v.verdict.verdict !== 'verified') out.push(`Replay: ${replayCommand(config, seed)}`);
   out.push(

@@ -19,6 +19,7 @@ export function renderFindingsJson(input: ReportInput): string {
     verdict,
     exitCode,
     notProven: notProven.map((n) => ({ object: n.object, reason: n.reason })),
+    accepted: (input.accepted ?? []).map((f) => ({ id: fingerprint(f), checkId: f.checkId, severity: f.severity, object: f.object, title: f.title, reason: f.acceptedBecause })),
     counts: countBySeverity(input.findings),
     checks: checksOf(input).map((c) => ({
       id: c.id,

@@ -2,12 +2,14 @@
  * What every report format shares: the run being reported, finding fingerprints, counts, and the
  * rule metadata for each check id (static rules from the registry; probe checks from their findings).
  */
-import { createHash } from 'node:crypto';
+import { fingerprint } from '../src/findings/fingerprint.ts';
 import type { IsolationModelName } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
 import { severities, type Finding, type LeakClass, type Severity } from '../src/findings/types.ts';
 import { ruleById } from '../src/checks/rules/index.ts';
 import { verdictOf as verdictFrom, type NotProven, type VerdictOutcome } from '../src/findings/verdict.ts';
+
+export { fingerprint };
 
 export const toolName = 'tenantproof';
 export const toolVersion = '0.1.0';
@@ -26,6 +28,8 @@ export interface ReportInput {
   readonly failOn?: Severity;
   /** What the run set out to prove and did not (a table not probed, a run without foreign rows): makes the verdict `incomplete`. */
   readonly notProven?: readonly NotProven[];
+  /** Findings a baseline accepted (not counted by the verdict), with the baseline's reason. */
+  readonly accepted?: readonly (Finding & { readonly acceptedBecause: string })[];
   /** SARIF only: a repository file (e.g. the migrations) to anchor results on, for code-scanning UIs that need a file. */
   readonly sourceUri?: string;
 }
@@ -62,12 +66,6 @@ export function checksOf(input: ReportInput): CheckInfo[] {
       isRule: false,
     };
   });
-}
-
-/** A stable id for a finding: same check, model, object and tenants → same id across runs. */
-export function fingerprint(f: Finding): string {
-  const key = [f.checkId, f.model, f.object, f.actingTenant ?? '', f.victimTenant ?? '', f.statement ?? ''].join('\u0000');
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
 export function sortFindings(findings: readonly Finding[]): Finding[] {

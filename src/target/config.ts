@@ -13,7 +13,7 @@ import { severities, type Severity } from '../findings/types.ts';
 import { parsePostgresUrl } from './url.ts';
 import { targetDefaults, type TargetConfig } from './types.ts';
 
-export const outputFormats = ['text', 'json'] as const;
+export const outputFormats = ['text', 'json', 'github'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
 
 /** Everything `tenantproof verify` needs: the target and how to run against it. */
@@ -27,6 +27,10 @@ export interface VerifyConfig {
   readonly format: OutputFormat;
   /** Static findings at or above this severity fail the run (exit 1); an observed leak always does. */
   readonly failOn: Severity;
+  /** A baseline file of accepted findings (findings/baseline.ts): only findings not in it fail the run. */
+  readonly baseline: string | null;
+  /** Write the run's findings into the baseline file (keeping the reasons already there) instead of failing on them. */
+  readonly updateBaseline: boolean;
 }
 
 export const defaultRuns = 20;
@@ -49,6 +53,8 @@ export interface TenantproofConfigFile {
   reportDir?: string;
   format?: OutputFormat;
   failOn?: Severity;
+  baseline?: string;
+  updateBaseline?: boolean;
 }
 
 /** Typed helper for tenantproof.config.ts: `export default defineConfig({ … })`. */
@@ -83,6 +89,8 @@ const fields = {
   reportDir: z.string().min(1, 'must not be empty'),
   format: z.enum(outputFormats, { message: `must be one of ${outputFormats.join(', ')}` }),
   failOn: z.enum(severities as [Severity, ...Severity[]], { message: `must be one of ${severities.join(', ')}` }),
+  baseline: z.string().min(1, 'must not be empty'),
+  updateBaseline: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
 };
 
 const fileSchema = z.strictObject({
@@ -101,6 +109,8 @@ const fileSchema = z.strictObject({
   reportDir: fields.reportDir.optional(),
   format: fields.format.optional(),
   failOn: fields.failOn.optional(),
+  baseline: fields.baseline.optional(),
+  updateBaseline: fields.updateBaseline.optional(),
 });
 
 const verifySchema = z.object({
@@ -119,6 +129,8 @@ const verifySchema = z.object({
   reportDir: fields.reportDir.default(defaultReportDir),
   format: fields.format.default('text'),
   failOn: fields.failOn.default('high'),
+  baseline: fields.baseline.nullable().default(null),
+  updateBaseline: fields.updateBaseline.default(false),
 });
 
 /** `databaseUrl` → `--database-url`. */
@@ -203,5 +215,6 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
     tenantRole: v.tenantRole,
     ...(v.schemas ? { schemas: v.schemas } : {}),
   };
-  return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn };
+  if (v.updateBaseline && !v.baseline) throw new CannotRunError('--update-baseline needs --baseline FILE (the file to write)');
+  return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn, baseline: v.baseline, updateBaseline: v.updateBaseline };
 }

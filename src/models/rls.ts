@@ -40,12 +40,23 @@ export const rlsModel: IsolationModel = {
 /** Introspects the target for the rls model; refuses (one line) when nothing is tenant-scoped. */
 export async function introspectRlsTarget(q: Queryable, target: TargetConfig, schemas?: readonly string[]): Promise<Structure> {
   let structure: Structure;
+  const only = schemas ?? target.schemas ?? undefined;
   try {
-    const only = schemas ?? target.schemas ?? undefined;
+    if (only) {
+      const missing = await missingSchemas(q, only);
+      if (missing.length > 0) throw new CannotRunError(`--schemas names ${missing.map((m) => `schema ${m}`).join(', ')}, which does not exist in this database`);
+    }
     structure = await introspectStructure(q, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable, ...(only ? { schemas: only } : {}) });
   } catch (cause) {
     if (cause instanceof CannotRunError) throw cause;
     throw new CannotRunError(`cannot read the target's catalog: ${describeError(cause)}`, {}, { cause });
+  }
+  // Options that match nothing in the database would otherwise verify nothing and still pass.
+  if (structure.tenantTable === null) {
+    throw new CannotRunError(`--tenant-table ${target.tenantTable} does not exist${only ? ` in schemas ${only.join(', ')}` : ''}: name the table listing tenants (schema.table)`);
+  }
+  if (!structure.relations.some((r) => r.kind !== 'view' && r.kind !== 'materialized-view' && r.columns.some((c) => c.name === target.tenantColumn))) {
+    throw new CannotRunError(`--tenant-column ${target.tenantColumn} matches no column of any table${only ? ` in schemas ${only.join(', ')}` : ''}: name the column that holds the tenant id`);
   }
   if (structure.tenantScoped.length === 0) {
     throw new CannotRunError(
@@ -61,4 +72,13 @@ export function planRlsWorlds(structure: Structure, learned: readonly LearnedRef
   const byOid = new Map(relations.map((r) => [r.oid, r]));
   const scoped = structure.tenantScoped.map((t) => ({ ...t, relation: byOid.get(t.relation.oid) ?? t.relation }));
   return { relations, plan: planWorld(relations, scoped, structure.tenantTable ? (byOid.get(structure.tenantTable.oid) ?? structure.tenantTable) : null) };
+}
+
+/** Names in `schemas` that are not schemas of the connected database. */
+async function missingSchemas(q: Queryable, schemas: readonly string[]): Promise<string[]> {
+  const { rows } = await q.query<{ name: string }>(
+    'select s.name from unnest($1::text[]) as s(name) where not exists (select 1 from pg_namespace n where n.nspname = s.name) order by 1',
+    [[...schemas]],
+  );
+  return rows.map((r) => r.name);
 }

@@ -200,6 +200,9 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
     throw new CannotRunError(oneLine(parsed.error, (f) => (fromFlag(f) ? flagName(f) : `config ${f}`), merged));
   }
   const v = parsed.data;
+  if (v.model === 'rls' && v.tenantRole) {
+    throw new CannotRunError('--tenant-role does not apply to --model rls (the rls model acts as --app-role with --tenant-setting): remove it');
+  }
   if (v.model === 'database' && !v.tenantRole) {
     throw new CannotRunError('--tenant-role is required for --model database (e.g. --tenant-role "{tenant}_role")');
   }

@@ -28,13 +28,19 @@ const bases: Record<IsolationModelName, { sql: string; target: Partial<TargetCon
   database: { sql: databaseBase, target: databaseTarget },
 };
 
-export async function fixtureDatabase(model: IsolationModelName): Promise<FixtureDatabase> {
+/** A base schema other than the model's own (the convention corpora: Supabase, role per tenant, PostGraphile). */
+export interface FixtureBase {
+  readonly sql: string;
+  readonly target: Partial<TargetConfig>;
+}
+
+export async function fixtureDatabase(model: IsolationModelName, customBase?: FixtureBase): Promise<FixtureDatabase> {
   const { adminUrl } = testServer();
   const prefix = `c${randomBytes(4).toString('hex')}`;
   const name = `${prefix}_main`;
   await withClient(adminUrl, (c) => c.query(`create database ${quoteIdent(name)}`));
   const url = urlFor(adminUrl, name);
-  const base = bases[model];
+  const base = customBase ?? bases[model];
   const fixture: FixtureDatabase = {
     prefix,
     url,
@@ -48,7 +54,7 @@ export async function fixtureDatabase(model: IsolationModelName): Promise<Fixtur
         ...base.target,
         ...overrides,
       };
-      const fields = ['appRole', 'schemaPattern', 'databasePattern', 'tenantRole'] as const;
+      const fields = ['appRole', 'schemaPattern', 'databasePattern', 'tenantRole', 'tenantTable'] as const;
       const out: Record<string, unknown> = { ...merged };
       for (const f of fields) if (typeof merged[f] === 'string') out[f] = expand(merged[f] as string, prefix);
       return out as unknown as TargetConfig;

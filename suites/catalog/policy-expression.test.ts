@@ -82,3 +82,50 @@ describe('policy expressions (pg_get_expr text)', () => {
     });
   });
 });
+
+describe('caller-bound predicates (Supabase, PostGraphile, role per tenant), as PostgreSQL 15/18 deparse them', () => {
+  const supabase: TenantPredicate = {
+    setting: 'request.jwt.claims',
+    column: 'account_id',
+    helpers: [],
+    table: 'documents',
+    rowColumns: ['account_id', 'created_by'],
+    callerFunctions: ['uid', 'is_member', 'accounts_of_user'],
+    userFunctions: { uid: true, is_member: true, accounts_of_user: true, can_see: false },
+  };
+  test.each([
+    ['(account_id IN ( SELECT accounts_of_user() AS accounts_of_user))', 'bound'],
+    ['is_member(account_id)', 'bound'],
+    ['(created_by = ( SELECT auth.uid() AS uid))', 'bound'],
+    ["(account_id IN ( SELECT m.account_id\n   FROM account_members m\n  WHERE (m.user_id = (((current_setting('request.jwt.claims'::text, true))::json ->> 'sub'::text))::uuid)))", 'bound'],
+    ['(EXISTS ( SELECT 1\n   FROM account_members m\n  WHERE ((m.account_id = documents.account_id) AND (m.user_id = auth.uid()))))', 'bound'],
+    // Uncorrelated: any member of any account.
+    ['(EXISTS ( SELECT 1\n   FROM account_members m\n  WHERE (m.user_id = auth.uid())))', 'unbound'],
+    // The inner table's column, not the row's: always true.
+    ['(EXISTS ( SELECT 1\n   FROM account_members\n  WHERE ((account_members.user_id = auth.uid()) AND (account_members.account_id = account_members.account_id))))', 'unbound'],
+    ['(auth.uid() IS NOT NULL)', 'unbound'],
+    ['(is_member(account_id) OR true)', 'widened'],
+    // Names the row and the caller but negates, or hands the row to an unreadable helper: the probes decide.
+    ['(account_id <> ALL (ARRAY( SELECT accounts_of_user() AS accounts_of_user)))', 'undecided'],
+    ['can_see(account_id)', 'undecided'],
+  ] as const)('%s is %s', (text, expected) => {
+    expect(analyseExpression(text, supabase).classification).toBe(expected);
+  });
+
+  test('role per tenant: the tenant looked up by current_user or session_user is bound; a role check alone is not', () => {
+    const rolePerTenant: TenantPredicate = { setting: 'app.current_tenant', column: 'tenant_id', helpers: [], table: 'clients' };
+    expect(analyseExpression('(tenant_id = ( SELECT t.id\n   FROM tenants t\n  WHERE (t.db_user = CURRENT_USER)))', rolePerTenant).classification).toBe('bound');
+    expect(analyseExpression('(tenant_id = ( SELECT t.id\n   FROM tenants t\n  WHERE (t.db_user = SESSION_USER)))', rolePerTenant).classification).toBe('bound');
+    expect(analyseExpression("(CURRENT_USER = 'support'::name)", rolePerTenant).classification).toBe('unbound');
+  });
+
+  test('identity settings are the caller, not untrusted flags', () => {
+    const a = analyseExpression("(organization_id IN ( SELECT m.organization_id FROM memberships m WHERE (m.session_id = (current_setting('jwt.claims.session_id'::text, true))::uuid)))", {
+      setting: 'app.current_tenant',
+      column: 'organization_id',
+      helpers: [],
+    });
+    expect(a.classification).toBe('bound');
+    expect(a.otherSettings).toEqual([]);
+  });
+});

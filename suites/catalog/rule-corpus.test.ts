@@ -4,6 +4,7 @@ import { atLeast } from '../../src/index.ts';
 import { rules } from '../../src/index.ts';
 import { expand } from './apply-sql.ts';
 import { corpus } from './corpus.ts';
+import { conventionCorpus } from './conventions.ts';
 import { describeFindings, fixtureDatabase } from './harness.ts';
 
 /** Depends on the server, not on the fixture: checked in server-version.test.ts. */
@@ -19,9 +20,9 @@ describe('the base schema of each model is silent', () => {
   });
 });
 
-describe('every rule has a red case in the corpus', () => {
+describe('every rule has a red case in the corpus (corpus.ts or the convention corpora)', () => {
   test.each(rules.filter((r) => !serverRules.has(r.id)).map((r) => r.id))('%s', (id) => {
-    expect(corpus.some((entry) => entry.rule === id)).toBe(true);
+    expect([...corpus, ...conventionCorpus].some((entry) => entry.rule === id)).toBe(true);
   });
 });
 

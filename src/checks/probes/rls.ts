@@ -89,6 +89,8 @@ interface Evidence {
   expected: unknown;
   cwe: string;
   remediation: string;
+  /** False for findings where nothing crossed a boundary (a tenant sees less than its own). */
+  leak?: boolean;
 }
 
 function record(run: ProbeRun, e: Evidence): void {
@@ -100,7 +102,7 @@ function record(run: ProbeRun, e: Evidence): void {
     title: e.title,
     severity: e.severity,
     leakClass: e.leakClass,
-    leak: true,
+    leak: e.leak ?? true,
     object,
     ...(e.acting !== undefined ? { actingTenant: e.acting } : {}),
     ...(e.victim !== undefined ? { victimTenant: e.victim } : {}),
@@ -214,7 +216,23 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
         const seen = groups.rows.find((r) => !tenantCol || ownGroup(r.tp_group));
         measureMismatch = (seen?.tp_sum ?? null) !== expected.tp_sum || (seen?.tp_min ?? null) !== expected.tp_min || (seen?.tp_max ?? null) !== expected.tp_max;
       }
-      if (total !== expected.tp_count || otherGroups.length > 0 || measureMismatch) {
+      // Fewer rows than its own, and none of another tenant's: over-restricted, not a leak.
+      if (otherGroups.length === 0 && total < expected.tp_count) {
+        record(run, {
+          checkId: 'probe-aggregate-over-restricted',
+          title: `Aggregates over ${table.label} see fewer rows than the tenant's own`,
+          severity: 'info',
+          leakClass: 'aggregate',
+          leak: false,
+          table,
+          acting,
+          statement: groupSql,
+          observed: groups.rows,
+          expected: tenantCol ? [{ tp_group: acting, ...expected }] : [expected],
+          cwe: 'CWE-285',
+          remediation: `The SELECT policy on ${table.label} hides some of the tenant's own rows from it: nothing crossed a tenant boundary, but check that the policy admits every row the tenant owns.`,
+        });
+      } else if (total !== expected.tp_count || otherGroups.length > 0 || measureMismatch) {
         record(run, {
           checkId: 'probe-aggregate-table',
           title: `Aggregates over ${table.label} include other tenants' rows`,

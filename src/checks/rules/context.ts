@@ -10,7 +10,7 @@ import { CannotRunError, describeError } from '../../errors.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { tenantRoleFor } from '../../target/context.ts';
 import { discoverTenantDatabases, discoverTenantSchemas } from '../../catalog/tenant-units.ts';
-import type { RuleContext, TenantDatabase, TenantTable, TenantUnit } from './types.ts';
+import type { Convention, RuleContext, TenantDatabase, TenantTable, TenantUnit } from './types.ts';
 
 /** A connection to another database on the target's server (database model). */
 export type ConnectDatabase = (database: string) => Promise<Queryable & { close(): Promise<void> }>;
@@ -33,7 +33,8 @@ export async function buildRuleContext(q: Queryable, target: TargetConfig, optio
   const units = target.model === 'schema' ? tenantSchemas : databaseNames.map((name) => ({ name, role: tenantRoleOf(target, name) }));
   const candidateSubjects = [target.appRole, ...units.map((u) => u.role).filter((r): r is string => r !== null)];
 
-  const security = await introspectSecurity(q, { subjects: candidateSubjects });
+  // The conventions' principals (Supabase's anon and authenticated) are read too, for the convention rules.
+  const security = await introspectSecurity(q, { subjects: [...candidateSubjects, 'anon', 'authenticated'] });
   const existing = new Set(security.subjects.filter((s) => s.exists).map((s) => s.name));
   if (target.model === 'rls' && !existing.has(target.appRole)) {
     throw new CannotRunError(`app role ${target.appRole} does not exist in database ${security.database}: set --app-role to the role the application uses`);
@@ -74,7 +75,17 @@ export async function buildRuleContext(q: Queryable, target: TargetConfig, optio
     tenantDatabases.push({ name, role, security: dbSecurity });
   }
 
-  return { target, model: target.model, structure, security, subjects, tenantTables, tenantSchemas, tenantDatabases };
+  return { target, model: target.model, structure, security, subjects, tenantTables, tenantSchemas, tenantDatabases, convention: conventionOf(security) };
+}
+
+/**
+ * Supabase, recognised by its roles (anon, authenticated, service_role) and its `auth` schema:
+ * anon is the anonymous principal, service_role bypasses row security by design.
+ */
+export function conventionOf(security: SecurityCatalog): Convention {
+  const roles = new Set(security.roles.map((r) => r.name));
+  const supabase = ['anon', 'authenticated', 'service_role'].every((r) => roles.has(r)) && security.schemas.some((s) => s.name === 'auth');
+  return supabase ? { name: 'supabase', anonymousRole: 'anon', bypassByDesign: ['service_role'] } : { name: 'unknown', anonymousRole: null, bypassByDesign: [] };
 }
 
 function defaultConnect(target: TargetConfig): ConnectDatabase {

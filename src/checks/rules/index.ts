@@ -28,11 +28,20 @@ import {
   viewBypassesRls,
 } from './objects.ts';
 import {
+  anonymousReadsTenantData,
+  definerRpcTenantArgument,
+  membershipSelfInsert,
+  policyComparesWrongWay,
+  policyReadsUserEditableClaim,
+  serviceRoleBypassByDesign,
+} from './conventions.ts';
+import {
   appRoleOwnsTenantTable,
   policyExistsRlsDisabled,
   policyFailsOpen,
   policyOrWidens,
   policyReadNotTenantScoped,
+  policyUndecided,
   policyUntrustedSetting,
   policyWriteNotTenantChecked,
   rlsDisabled,
@@ -51,7 +60,8 @@ import { exclusionWithoutTenantColumn, introspectSideChannels, notifyFromTenantT
 import type { Rule, RuleContext } from './types.ts';
 import { serverVersionVulnerable } from './version.ts';
 
-export type { Rule, RuleContext, RuleHit, TenantTable, TenantUnit, TenantDatabase, Equivalents } from './types.ts';
+export type { Rule, RuleContext, RuleHit, TenantTable, TenantUnit, TenantDatabase, Equivalents, Convention } from './types.ts';
+export { conventionOf } from './context.ts';
 export { buildRuleContext, type ConnectDatabase, type ContextOptions } from './context.ts';
 export { analyseExpression, parseTree, splitTop, subqueryLink, type SubqueryLink, type TenantPredicate } from './policy-expression.ts';
 export { knownCves, vulnerabilitiesOf } from './version.ts';
@@ -78,6 +88,14 @@ export const rules: readonly Rule[] = [
   policyOrWidens,
   policyFailsOpen,
   policyUntrustedSetting,
+  policyUndecided,
+  // conventions (Supabase/PostgREST, PostGraphile): users, memberships, the anonymous role
+  policyReadsUserEditableClaim,
+  anonymousReadsTenantData,
+  definerRpcTenantArgument,
+  membershipSelfInsert,
+  policyComparesWrongWay,
+  serviceRoleBypassByDesign,
   // objects reading tenant data
   viewBypassesRls,
   materializedViewExposesTenantData,

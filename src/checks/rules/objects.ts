@@ -6,7 +6,19 @@
 import type { FunctionInfo } from '../../catalog/security.ts';
 import { bypassReason, databaseCatalogs, nameOf, privilegesOn, sqlIdent, sqlName, tenantTablesReadBy } from './context.ts';
 import { defineRule } from './define.ts';
+import { readsCallerIdentity } from './policy-expression.ts';
+import { callerFunctions } from './rls.ts';
 import type { RuleContext, RuleHit, TenantTable } from './types.ts';
+import { PUBLIC } from '../../catalog/security.ts';
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const calls = (text: string, name: string) => new RegExp(`(^|[^\\w$])"?${escapeRegExp(name)}"?\\s*\\(`, 'i').test(text);
+
+/** True when a function's body reads the caller (auth.uid(), current_user, a JWT claim, the tenant setting, or a function that does). */
+function checksCaller(ctx: RuleContext, f: FunctionInfo): boolean {
+  return readsCallerIdentity(f.source) || f.source.includes(`'${ctx.target.tenantSetting}'`) || callerFunctions(ctx).some((n) => n !== f.name && calls(f.source, n));
+}
+
 
 const readable = (ctx: RuleContext, subject: string, schema: string, name: string) => privilegesOn(ctx, subject, { schema, name }).has('SELECT');
 
@@ -27,7 +39,8 @@ export const viewBypassesRls = defineRule(
   (ctx) => {
     const hits: RuleHit[] = [];
     for (const view of ctx.security.views.filter((v) => v.kind === 'view' && !v.securityInvoker)) {
-      const readers = ctx.subjects.filter((s) => readable(ctx, s, view.schema, view.name));
+      const anon = ctx.convention?.anonymousRole;
+      const readers = [...ctx.subjects, ...(anon && !ctx.subjects.includes(anon) ? [anon] : [])].filter((s) => readable(ctx, s, view.schema, view.name));
       if (readers.length === 0) continue;
       const exposed = tenantTablesReadBy(ctx, view)
         .map((t) => ({ table: nameOf(t.relation), reason: bypassReason(ctx.security, view.owner, t.relation) }))
@@ -119,6 +132,38 @@ export function tenantTablesReadByFunction(ctx: RuleContext, f: FunctionInfo): T
   });
 }
 
+const tenantArgument = /(^|_)(tenant|account|org|organization|organisation|team|workspace|company|project)_?id$/i;
+
+/** Argument names of a function (`p_account_id uuid, n integer` → p_account_id, n). */
+function argumentNames(f: FunctionInfo): string[] {
+  return f.arguments
+    .split(',')
+    .map((a) => a.trim().replace(/^(IN|OUT|INOUT|VARIADIC)\s+/i, ''))
+    .filter(Boolean)
+    .map((a) => a.split(/\s+/)[0]!.replace(/^"|"$/g, ''));
+}
+
+/**
+ * A SECURITY DEFINER function callable by the API's roles, taking a tenant id argument, reading
+ * tenant tables with an owner that bypasses their row security, and never checking the caller.
+ * Shared with security-definer-reads-tenant-data, which leaves these to this rule.
+ */
+export function definerRpcWithoutMembershipCheck(ctx: RuleContext, f: FunctionInfo) {
+  if (!f.securityDefiner || (f.kind !== 'function' && f.kind !== 'procedure')) return null;
+  const args = argumentNames(f).filter((a) => a === ctx.target.tenantColumn || tenantArgument.test(a));
+  if (args.length === 0) return null;
+  if (checksCaller(ctx, f)) return null;
+  if (f.source.trim() === '') return null; // a BEGIN ATOMIC body: not readable here
+  const api = ['anon', 'authenticated', ...ctx.subjects];
+  const callers = [...new Set([...(f.grants.some((g) => g.grantee === PUBLIC && g.privilege === 'EXECUTE') ? [PUBLIC] : []), ...f.executableBy.filter((s) => api.includes(s))])];
+  if (callers.length === 0) return null;
+  const reads = tenantTablesReadByFunction(ctx, f)
+    .map((t) => ({ table: nameOf(t.relation), reason: bypassReason(ctx.security, f.owner, t.relation) }))
+    .filter((x) => x.reason !== null);
+  if (reads.length === 0) return null;
+  return { args, callers, reads };
+}
+
 export const securityDefinerReadsTenantData = defineRule(
   {
     id: 'security-definer-reads-tenant-data',
@@ -138,6 +183,8 @@ export const securityDefinerReadsTenantData = defineRule(
   (ctx) => {
     const hits: RuleHit[] = [];
     for (const f of ctx.security.functions.filter((x) => x.securityDefiner)) {
+      // Filters by the caller itself (a membership helper), or reported by definer-rpc-tenant-argument.
+      if ((f.source.trim() !== '' && checksCaller(ctx, f)) || definerRpcWithoutMembershipCheck(ctx, f) !== null) continue;
       const executors = f.executableBy.filter((s) => ctx.subjects.includes(s));
       if (executors.length === 0) continue;
       const reads = tenantTablesReadByFunction(ctx, f)

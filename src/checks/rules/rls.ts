@@ -5,7 +5,8 @@
 import type { Policy, PolicyCommand } from '../../catalog/security.ts';
 import { bypassReason, nameOf, ownershipOf, policiesOf, policyAppliesTo, privilegesOn, sqlIdent, sqlName } from './context.ts';
 import { defineRule } from './define.ts';
-import { analyseExpression, settingsIn, type Analysis, type SubqueryLink, type TenantPredicate } from './policy-expression.ts';
+import { analyseExpression, readsCallerIdentity, settingsIn, type Analysis, type SubqueryLink, type TenantPredicate } from './policy-expression.ts';
+import type { QualifiedName, Relation } from '../../catalog/types.ts';
 import type { RuleContext, RuleHit, TenantTable } from './types.ts';
 
 const dml = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
@@ -16,11 +17,11 @@ function accessibleBy(ctx: RuleContext, subject: string, t: TenantTable): string
   return dml.filter((p) => privileges.has(p));
 }
 
-function tables(ctx: RuleContext) {
+export function tables(ctx: RuleContext) {
   return ctx.tenantTables.filter((t) => t.relation.kind === 'table' || t.relation.kind === 'partitioned-table');
 }
 
-function policySql(p: Policy): string {
+export function policySql(p: Policy): string {
   return [
     `CREATE POLICY ${p.name} ON ${p.schema}.${p.table} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command} TO ${p.roles.join(', ')}`,
     p.using !== null ? `USING ${wrap(p.using)}` : null,
@@ -185,7 +186,7 @@ export const appRoleOwnsTenantTable = defineRule(
 
 /* ---------- policy analysis ---------- */
 
-interface PolicyVerdict {
+export interface PolicyVerdict {
   readonly policy: Policy;
   readonly side: 'using' | 'check';
   readonly commands: Command[];
@@ -198,21 +199,78 @@ interface PolicyVerdict {
  * over a parent table counts as tenant-bound when parentScopedFor says so (`visited` stops
  * cycles between tables whose policies point at each other).
  */
-function predicateFor(ctx: RuleContext, t: TenantTable, subject: string, visited: ReadonlySet<string> = new Set()): TenantPredicate {
+export function predicateFor(ctx: RuleContext, t: TenantTable, subject: string, visited: ReadonlySet<string> = new Set(), side: 'using' | 'check' = 'using'): TenantPredicate {
   const helpers = ctx.security.functions.filter((f) => f.source.includes(`'${ctx.target.tenantSetting}'`)).map((f) => f.name);
   const functionSettings: Record<string, string[]> = {};
   for (const f of ctx.security.functions) {
     const read = settingsIn(f.source);
     if (read.length > 0) functionSettings[f.name] = [...new Set([...(functionSettings[f.name] ?? []), ...read])];
   }
+  const userColumns = side === 'using' ? userColumnsOf(ctx, t.relation) : [];
   return {
     setting: ctx.target.tenantSetting,
     column: t.tenantColumn,
     helpers,
     functionSettings,
     table: t.relation.name,
+    rowColumns: [...(t.tenantColumn !== null ? [t.tenantColumn] : []), ...userColumns],
+    callerFunctions: callerFunctions(ctx),
+    userFunctions: Object.fromEntries(ctx.security.functions.map((f) => [f.name, f.source.trim() !== '' && !['c', 'internal'].includes(f.language)])),
     parentScoped: (link) => parentScopedFor(ctx, t, subject, link, new Set([...visited, nameOf(t.relation)])),
+    parentUndecided: (link) => parentVerdict(ctx, t, subject, link, new Set([...visited, nameOf(t.relation)])) === 'undecided',
+    parentTied: (link) => parentTiedFor(ctx, t, link),
   };
+}
+
+/** The users table of the convention: `auth.users` (Supabase), else a table named `users`. */
+export function usersTables(ctx: RuleContext): QualifiedName[] {
+  return ctx.structure.relations.filter((r) => r.name === 'users' && (r.kind === 'table' || r.kind === 'partitioned-table'));
+}
+
+/** Columns of `r` keyed by the user: single-column foreign keys to a users table. */
+export function userColumnsOf(ctx: RuleContext, r: { readonly foreignKeys: Relation['foreignKeys'] }): string[] {
+  const users = usersTables(ctx);
+  return r.foreignKeys
+    .filter((fk) => fk.columns.length === 1 && users.some((u) => u.schema === fk.references.schema && u.name === fk.references.name))
+    .map((fk) => fk.columns[0]!);
+}
+
+const callerFunctionCache = new WeakMap<RuleContext, string[]>();
+
+/**
+ * Functions whose body reads the caller's identity — current_user/session_user, a JWT claims
+ * setting, the tenant setting — directly or by calling such a function (to a fixed point):
+ * `auth.uid()`, `is_member(account_id)`, `private.get_accounts_with_role()`.
+ */
+export function callerFunctions(ctx: RuleContext): string[] {
+  const cached = callerFunctionCache.get(ctx);
+  if (cached) return cached;
+  const found = new Set<string>();
+  const calls = (source: string, name: string) => new RegExp(`(^|[^\\w$])"?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?\\s*\\(`, 'i').test(source);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const f of ctx.security.functions) {
+      if (found.has(f.name) || f.source.trim() === '') continue;
+      if (readsCallerIdentity(f.source) || f.source.includes(`'${ctx.target.tenantSetting}'`) || [...found].some((n) => calls(f.source, n))) {
+        found.add(f.name);
+        grew = true;
+      }
+    }
+  }
+  const out = [...found];
+  callerFunctionCache.set(ctx, out);
+  return out;
+}
+
+/** True when `link`'s equalities cover a foreign key from `child` to the subquery's parent. */
+function parentTiedFor(ctx: RuleContext, child: TenantTable, link: SubqueryLink): boolean {
+  return child.relation.foreignKeys.some(
+    (fk) =>
+      fk.references.name === link.parent.name &&
+      (link.parent.schema === null || fk.references.schema === link.parent.schema) &&
+      fk.columns.every((c, i) => link.pairs.some((p) => p.column === c && p.parentColumn === fk.referencedColumns[i])),
+  );
 }
 
 /**
@@ -228,12 +286,17 @@ function predicateFor(ctx: RuleContext, t: TenantTable, subject: string, visited
  *   policy does and every one that does is tenant-bound and fails closed.
  */
 function parentScopedFor(ctx: RuleContext, child: TenantTable, subject: string, link: SubqueryLink, visited: ReadonlySet<string>): boolean {
+  return parentVerdict(ctx, child, subject, link, visited) === 'bound';
+}
+
+/** As parentScopedFor, but 'undecided' when the parent's SELECT policies are undecided rather than unbound. */
+function parentVerdict(ctx: RuleContext, child: TenantTable, subject: string, link: SubqueryLink, visited: ReadonlySet<string>): 'bound' | 'undecided' | 'unbound' {
   const candidates = tables(ctx).filter(
     (x) => x.relation.name === link.parent.name && (link.parent.schema === null || x.relation.schema === link.parent.schema),
   );
   // Unqualified in pg_get_expr() text: visible in the search_path; prefer the child's schema.
   const parent = candidates.length === 1 ? candidates[0] : candidates.find((x) => x.relation.schema === child.relation.schema);
-  if (!parent || visited.has(nameOf(parent.relation))) return false;
+  if (!parent || visited.has(nameOf(parent.relation))) return 'unbound';
   const tied = child.relation.foreignKeys.some(
     (fk) =>
       fk.references.schema === parent.relation.schema &&
@@ -241,22 +304,26 @@ function parentScopedFor(ctx: RuleContext, child: TenantTable, subject: string, 
       (child.tenantColumn === null || fk.columns.includes(child.tenantColumn)) &&
       fk.columns.every((c, i) => link.pairs.some((p) => p.column === c && p.parentColumn === fk.referencedColumns[i])),
   );
-  if (!tied) return false;
+  if (!tied) return 'unbound';
   const r = parent.relation;
-  if (bypassReason(ctx.security, subject, r) !== null) return false;
-  if (!r.rlsForced && ownershipOf(ctx.security, subject, r.owner) !== null) return false;
+  if (bypassReason(ctx.security, subject, r) !== null) return 'unbound';
+  if (!r.rlsForced && ownershipOf(ctx.security, subject, r.owner) !== null) return 'unbound';
   const predicate = predicateFor(ctx, parent, subject, visited);
   const applicable = policiesOf(ctx, r).filter((p) => appliesToCommand(p, 'SELECT') && policyAppliesTo(ctx, p, subject) && p.using !== null);
-  const scoped = (p: Policy) => {
+  const verdictOf = (p: Policy) => {
     const a = analyseExpression(p.using!, predicate);
-    return a.classification === 'bound' && a.failsOpen.length === 0;
+    return a.failsOpen.length > 0 ? 'unbound' : a.classification === 'bound' ? 'bound' : a.classification === 'undecided' ? 'undecided' : 'unbound';
   };
-  if (applicable.some((p) => !p.permissive && scoped(p))) return true;
-  const permissive = applicable.filter((p) => p.permissive);
-  return permissive.length > 0 && permissive.every(scoped);
+  const restrictive = applicable.filter((p) => !p.permissive).map(verdictOf);
+  if (restrictive.includes('bound')) return 'bound';
+  const permissive = applicable.filter((p) => p.permissive).map(verdictOf);
+  if (permissive.length === 0) return 'unbound';
+  if (permissive.every((v) => v === 'bound')) return 'bound';
+  return permissive.includes('unbound') && !restrictive.includes('undecided') ? 'unbound' : 'undecided';
 }
 
-function appliesToCommand(p: Policy, c: Command): boolean {
+
+export function appliesToCommand(p: Policy, c: Command): boolean {
   return p.command === 'ALL' || p.command === (c as PolicyCommand);
 }
 
@@ -266,7 +333,7 @@ function appliesToCommand(p: Policy, c: Command): boolean {
  * nothing through on it (checked on PostgreSQL 15 and 18: an INSERT policy without WITH CHECK
  * rejects every row), so it cannot widen anything.
  */
-function expressionOf(p: Policy, side: 'using' | 'check'): string | null {
+export function expressionOf(p: Policy, side: 'using' | 'check'): string | null {
   if (side === 'using') return p.using;
   return p.withCheck ?? p.using;
 }
@@ -276,13 +343,13 @@ function expressionOf(p: Policy, side: 'using' | 'check'): string | null {
  * on commands the subject may run, unless a restrictive policy on that command is tenant-bound
  * (restrictive policies are ANDed with the OR of the permissive ones).
  */
-function verdicts(ctx: RuleContext): { table: TenantTable; subject: string; verdicts: PolicyVerdict[] }[] {
+export function verdicts(ctx: RuleContext): { table: TenantTable; subject: string; verdicts: PolicyVerdict[] }[] {
   const out: { table: TenantTable; subject: string; verdicts: PolicyVerdict[] }[] = [];
   for (const t of tables(ctx)) {
     if (!t.relation.rlsEnabled) continue;
     for (const subject of ctx.subjects) {
       if (bypassReason(ctx.security, subject, t.relation)) continue; // reported by the role/ownership rules
-      const predicate = predicateFor(ctx, t, subject);
+      const predicates = { using: predicateFor(ctx, t, subject, new Set(), 'using'), check: predicateFor(ctx, t, subject, new Set(), 'check') };
       const allowed = new Set(accessibleBy(ctx, subject, t));
       const byKey = new Map<string, PolicyVerdict>();
       for (const command of dml) {
@@ -290,19 +357,27 @@ function verdicts(ctx: RuleContext): { table: TenantTable; subject: string; verd
         const sides: ('using' | 'check')[] = command === 'SELECT' || command === 'DELETE' ? ['using'] : command === 'INSERT' ? ['check'] : ['using', 'check'];
         const applicable = policiesOf(ctx, t.relation).filter((p) => appliesToCommand(p, command) && policyAppliesTo(ctx, p, subject));
         for (const side of sides) {
+          const predicate = predicates[side];
           const restrictedToTenant = applicable.filter((p) => !p.permissive).some((p) => {
             const expression = expressionOf(p, side);
             return expression !== null && analyseExpression(expression, predicate).classification === 'bound';
           });
+          // A restrictive policy the text cannot decide may well restrict: what it ANDs with is undecided too.
+          const restrictedUndecided = applicable.filter((p) => !p.permissive).some((p) => {
+            const expression = expressionOf(p, side);
+            return expression !== null && analyseExpression(expression, predicate).classification === 'undecided';
+          });
           for (const p of applicable.filter((x) => x.permissive)) {
             const expression = expressionOf(p, side);
             if (expression === null) continue; // contributes no rows on this side
-            const analysis = analyseExpression(expression, predicate);
+            let analysis = analyseExpression(expression, predicate);
             if (restrictedToTenant && analysis.failsOpen.length === 0 && analysis.otherSettings.length === 0) continue;
+            if (restrictedToTenant) analysis = { ...analysis, classification: 'bound' };
+            else if (restrictedUndecided && analysis.classification !== 'bound') analysis = { ...analysis, classification: 'undecided' };
             const key = `${p.name}|${side}`;
             const existing = byKey.get(key);
             if (existing) existing.commands.push(command);
-            else byKey.set(key, { policy: p, side, commands: [command], expression, analysis: restrictedToTenant ? { ...analysis, classification: 'bound' } : analysis });
+            else byKey.set(key, { policy: p, side, commands: [command], expression, analysis });
           }
         }
       }
@@ -312,10 +387,10 @@ function verdicts(ctx: RuleContext): { table: TenantTable; subject: string; verd
   return out;
 }
 
-const policyObject = (p: Policy) => `policy ${p.name} on ${p.schema}.${p.table}`;
+export const policyObject = (p: Policy) => `policy ${p.name} on ${p.schema}.${p.table}`;
 
 /** One hit per policy and role (a policy's USING and WITH CHECK sides often say the same thing). */
-function oncePerPolicy(hits: (RuleHit & { observed: { role: string } })[]): RuleHit[] {
+export function oncePerPolicy(hits: (RuleHit & { observed: { role: string } })[]): RuleHit[] {
   const seen = new Set<string>();
   return hits.filter((h) => {
     const key = `${h.object}|${h.observed.role}`;
@@ -343,6 +418,7 @@ export const policyReadNotTenantScoped = defineRule(
       'Bind the expression to the tenant: `USING (tenant_id = current_setting(\'app.current_tenant\')::uuid AND …)`, or add a RESTRICTIVE policy with the tenant predicate so that every permissive policy is ANDed with it.',
     heuristic:
       'Reads pg_get_expr() text: the expression "mentions the tenant" when it calls current_setting(\'<tenant setting>\') or a function whose source contains that setting name, and (for tables with a tenant column) names the column.\n\n' +
+      'It is also bound when it ties a column of the row (the tenant column; for USING also a column with a foreign key to a users table) to the caller: `auth.uid()`, `(SELECT auth.uid())`, a `request.jwt.claims` / `request.jwt.claim.*` / `jwt.claims.*` setting, `current_user` / `session_user`, or a function (SECURITY DEFINER or not) whose body reads one of these, to any depth — `is_member(account_id)`, `account_id IN (SELECT get_accounts_with_role())`, `tenant_id = (SELECT id FROM tenants WHERE db_user = current_user)`. A RESTRICTIVE policy bound that way is ANDed with every permissive one. What names the row and the caller but cannot be read (a negation, a helper with an unreadable body) is reported by policy-undecided at info, never here.\n\n' +
       'A child table may also rely on its parent\'s row security: `USING (EXISTS (SELECT 1 FROM comments c WHERE c.id = comment_id))` or `USING (comment_id IN (SELECT c.id FROM comments c))`, alone or ANDed with other conditions, counts as tenant-bound when all of these hold: ' +
       '(1) the subquery reads one table (no join, comma, UNION/INTERSECT/EXCEPT, GROUP BY, HAVING, LIMIT/OFFSET, ORDER BY, and no function call in its select list, since `SELECT count(*)` returns a row even when no parent is visible); ' +
       '(2) plain `parent.col = child.col` equalities among the top-level ANDs of its WHERE (or the IN\'s column pair) cover every column of a foreign key from the policy\'s table to the parent — so a child row matches only its own parent — and, when the policy\'s table has a tenant column, that foreign key includes it; an uncorrelated `EXISTS (SELECT 1 FROM comments)` is not recognised (it admits every child row once the tenant has any comment); ' +
@@ -384,9 +460,9 @@ export const policyWriteNotTenantChecked = defineRule(
     equivalents: { pgtap: 'none', supabaseLinter: '0024_rls_policy_always_true (literal `WITH CHECK (true)` only, for its anon/authenticated roles)' },
   },
   (ctx) =>
-    verdicts(ctx).flatMap(({ subject, verdicts: vs }) =>
+    verdicts(ctx).flatMap(({ table, subject, verdicts: vs }) =>
       vs
-        .filter((v) => v.side === 'check' && v.analysis.classification === 'unbound')
+        .filter((v) => v.side === 'check' && v.analysis.classification === 'unbound' && selfJoinOf(ctx, table, v) === null)
         .map((v) => ({
           object: policyObject(v.policy),
           statement: policySql(v.policy),
@@ -475,4 +551,51 @@ export const policyUntrustedSetting = defineRule(
           observed: { role: subject, commands: v.commands, side: v.side, settings: v.analysis.otherSettings.filter((s) => s.includes('.')) },
         })),
     ),)
+);
+
+/** A membership table: a tenant table with the tenant column and a column keyed by the user. */
+export function membershipUserColumns(ctx: RuleContext, t: TenantTable): string[] {
+  return t.tenantColumn === null ? [] : userColumnsOf(ctx, t.relation);
+}
+
+/**
+ * When `v` is a check on a membership table that binds only the user column to the caller
+ * (`WITH CHECK (user_id = auth.uid())`): the user column it checks, else null. A user can then
+ * insert itself into any tenant (membership-self-insert reports it).
+ */
+export function selfJoinOf(ctx: RuleContext, t: TenantTable, v: PolicyVerdict): string | null {
+  if (v.side !== 'check' || v.analysis.classification === 'bound' || !v.commands.some((c) => c === 'INSERT' || c === 'UPDATE')) return null;
+  const userColumns = membershipUserColumns(ctx, t);
+  if (userColumns.length === 0) return null;
+  const usingSide = analyseExpression(v.expression, { ...predicateFor(ctx, t, '', new Set(), 'using'), rowColumns: userColumns });
+  return usingSide.classification === 'bound' ? (userColumns.find((c) => v.expression.includes(c)) ?? userColumns[0]!) : null;
+}
+
+export const policyUndecided = defineRule(
+  {
+    id: 'policy-undecided',
+    title: 'Policy the static analysis cannot decide (the probes decide)',
+    severity: 'info',
+    leakClass: 'configuration',
+    cwe: 'CWE-1059',
+    models: ['rls'],
+    description:
+      'The policy names the row\'s tenant (or user) column and the caller, but in a way the text alone cannot settle — a negation (`<>`, `NOT IN`), a helper whose body is not readable (C, SQL-standard `BEGIN ATOMIC`), or it sits beside a RESTRICTIVE policy of that kind. tenantproof does not guess: no high or critical finding is raised from text it cannot read; the probes, which run the policy as each principal, decide whether it holds.',
+    remediation:
+      'Nothing to fix on this finding alone: read the probe findings for the table. To let the static rules decide, prefer `tenant_id = <tenant>`, `account_id IN (SELECT … WHERE user_id = auth.uid())` or a helper in SQL/PL/pgSQL.',
+    heuristic: 'Reported when the expression reader classifies an expression as undecided (see policy-read-not-tenant-scoped for what it reads).',
+    equivalents: { pgtap: 'none', supabaseLinter: 'none' },
+  },
+  (ctx) =>
+    oncePerPolicy(
+      verdicts(ctx).flatMap(({ subject, verdicts: vs }) =>
+        vs
+          .filter((v) => v.analysis.classification === 'undecided')
+          .map((v) => ({
+            object: policyObject(v.policy),
+            statement: policySql(v.policy),
+            observed: { role: subject, commands: v.commands, side: v.side, undecided: v.analysis.undecided, verdict: 'undecided, the probes decide' },
+          })),
+      ),
+    ),
 );

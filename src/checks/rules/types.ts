@@ -42,8 +42,22 @@ export interface RuleContext {
   readonly tenantTables: readonly TenantTable[];
   readonly tenantSchemas: readonly TenantUnit[];
   readonly tenantDatabases: readonly TenantDatabase[];
+  /** The convention the catalog shows (Supabase: roles anon, authenticated, service_role and an auth schema). */
+  readonly convention?: Convention;
   /** Filled by runStaticRules (introspectSideChannels); the side-channel rules are silent without it. */
   readonly sideChannels?: SideChannelCatalog;
+}
+
+/**
+ * How the target tells PostgreSQL who is asking, as far as the catalog shows it. Only Supabase is
+ * recognised from the catalog alone for now (the context templates and presets come later).
+ */
+export interface Convention {
+  readonly name: 'supabase' | 'unknown';
+  /** The anonymous principal's role (Supabase: `anon`), or null. */
+  readonly anonymousRole: string | null;
+  /** Roles that bypass row security by design (Supabase: `service_role`): info, not critical. */
+  readonly bypassByDesign: readonly string[];
 }
 
 /** The nearest equivalent check in other tools, for reviewers who know them. */

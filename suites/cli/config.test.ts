@@ -33,7 +33,7 @@ describe('target config (zod): flags over config files, one-line errors', () => 
     [{ databaseUrl: url, model: 'rls', tenantSetting: 'nodot' }, /^--tenant-setting must be a custom setting name with a dot/],
     [{ databaseUrl: url, model: 'rls', runs: '0' }, /^--runs must be at least 1$/],
     [{ databaseUrl: url, model: 'rls', seed: '1.5' }, /^--seed must be a whole number$/],
-    [{ databaseUrl: url, model: 'rls', format: 'xml' }, /^--format must be one of text, json$/],
+    [{ databaseUrl: url, model: 'rls', format: 'xml' }, /^--format must be one of text, json, github$/],
     [{ databaseUrl: url }, /^--model is required$/],
   ])('%o is refused with one line naming the flag', (flags, message) => {
     const attempt = () => resolveVerifyConfig(flags);

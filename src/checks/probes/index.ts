@@ -10,7 +10,20 @@ export { type VerifyOptions, type VerifyProgress, type VerifyResult } from './en
 export { verifyTarget, probeRunners, type ProbeRunner } from './runners.ts';
 export { listTenantTables } from './tables.ts';
 export { pinnedValue } from '../../models/schema.ts';
-export { contextValues, type Observation, type ProbeCatalog } from './rls.ts';
+export { contextValues, type ProbeCatalog } from './rls.ts';
+export {
+  probeChecks,
+  probeCheckById,
+  probeFinding,
+  contextProbes,
+  fillTemplate,
+  type ProbeCheck,
+  type ProbeId,
+  type ContextProbeId,
+  type ProbeHit,
+  type ProbeObservation,
+  type Observation,
+} from './registry.ts';
 export { worldArbitrary, tenantIdsArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
 export { planWorld, type WorldPlan, type TablePlan } from '../../world/plan.ts';
 export { tenantRoleFor, type TenantContext } from '../../target/context.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { verifyTarget } from '../../src/index.ts';
+import { verifyTarget, type ProbeId } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
 import { expectEveryRunSawForeignRows, withCorpusTarget } from './harness.ts';
 
@@ -19,12 +19,16 @@ describe('rls corpus: every flaw is found, no correct schema is flagged', () => 
         expect(summary).toEqual([]);
         return;
       }
-      const { checkId, object } = schema.expect;
-      const hit = result.findings.find((f) => f.object === object && (typeof checkId === 'string' ? f.checkId === checkId : checkId.test(f.checkId)));
-      expect(hit, `expected ${String(checkId)} on ${object}, got: ${summary.join('; ')}`).toBeDefined();
-      expect(hit!.seed).toBe(seed);
-      expect(hit!.remediation.length).toBeGreaterThan(10);
-      expect(hit!.statement).toBeTruthy();
+      const { checkIds, object } = schema.expect;
+      const missing = checkIds.filter((id) => !result.findings.some((f) => f.object === object && f.checkId === id));
+      expect(missing, `expected ${checkIds.join(', ')} on ${object}, got: ${summary.join('; ')}`).toEqual([]);
+      for (const hit of result.findings.filter((f) => f.object === object && checkIds.includes(f.checkId as ProbeId))) {
+        expect(hit.seed).toBe(seed);
+        expect(hit.remediation.length).toBeGreaterThan(10);
+        expect(hit.remediation).not.toMatch(/\{[a-zA-Z]+\}|undefined|\[object /);
+        expect(hit.title).toContain(object);
+        expect(hit.statement).toBeTruthy();
+      }
       // Precision: a flaw case proves its check finds this flaw, not that something fires somewhere.
       const allowed = new Set([object, ...(schema.alsoFound ?? [])]);
       const spurious = result.findings.filter((f) => !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);

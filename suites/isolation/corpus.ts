@@ -1,15 +1,17 @@
 /**
  * The corpus: small multi-tenant schemas, each either correct or carrying exactly one flaw, with
- * the finding (check id and object) the probes must produce for it. `{app}` in the SQL is the app
- * role created for the schema; `{id}` is the tenant id type.
+ * the findings (check ids and object) the probes must produce for it. `{app}` in the SQL is the app
+ * role created for the schema; `{id}` is the tenant id type. Every rls probe id is expected by
+ * some flaw here (probe-corpus.test.ts).
  */
+import type { ProbeId } from '../../src/index.ts';
 
 export interface CorpusSchema {
   readonly name: string;
   /** null for a correct schema, which must produce no finding. */
   readonly flaw: string | null;
-  /** The check id and object (schema.table/view/function) a flawed schema must produce. */
-  readonly expect?: { readonly checkId: string | RegExp; readonly object: string };
+  /** The checks a flawed schema must produce, every one of them, on the object (schema.table/view/function). */
+  readonly expect?: { readonly checkIds: readonly ProbeId[]; readonly object: string };
   /**
    * Other objects the flaw rightly leaks through (a role flaw reaches every table): any finding on
    * an object that is neither `expect.object` nor listed here is refused as spurious.
@@ -146,13 +148,24 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'RLS disabled on a table',
     flaw: 'rls-off',
-    expect: { checkId: 'probe-read-scan', object: 'public.tasks' },
+    expect: {
+      checkIds: [
+        'probe-read-scan',
+        'probe-read-lookup',
+        'probe-aggregate-table',
+        'probe-write-update-foreign',
+        'probe-write-delete-foreign',
+        'probe-write-insert-foreign',
+        'probe-write-move-to-foreign',
+      ],
+      object: 'public.tasks',
+    },
     sql: `alter table tasks disable row level security;`,
   },
   {
     name: 'RLS not forced and the app role owns the table',
     flaw: 'not-forced-owner',
-    expect: { checkId: 'probe-read-scan', object: 'public.projects' },
+    expect: { checkIds: ['probe-read-scan'], object: 'public.projects' },
     // project_summary is a security_invoker view over projects: it shows what projects shows.
     alsoFound: ['public.project_summary'],
     sql: `alter table projects no force row level security; alter table projects owner to {app};`,
@@ -160,7 +173,8 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'app role has BYPASSRLS',
     flaw: 'bypassrls',
-    expect: { checkId: 'probe-read-scan', object: 'public.comments' },
+    // Both sides of a join leak: the join of comments with their tasks returns other tenants' pairs.
+    expect: { checkIds: ['probe-read-scan', 'probe-read-join'], object: 'public.comments' },
     // The role reaches every table, and the view over projects.
     alsoFound: ['public.projects', 'public.tasks', 'public.attachments', 'public.project_summary'],
     sql: `alter role {app} bypassrls;`,
@@ -168,7 +182,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'INSERT without a tenant check',
     flaw: 'insert-no-check',
-    expect: { checkId: 'probe-write-insert-foreign', object: 'public.tasks' },
+    expect: { checkIds: ['probe-write-insert-foreign'], object: 'public.tasks' },
     sql: `drop policy tenant_isolation on tasks;
       create policy t_select on tasks for select to {app} using (${tenantCheck});
       create policy t_insert on tasks for insert to {app} with check (true);
@@ -178,7 +192,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'UPDATE without a tenant check on the new row',
     flaw: 'update-no-check',
-    expect: { checkId: 'probe-write-move-to-foreign', object: 'public.projects' },
+    expect: { checkIds: ['probe-write-move-to-foreign'], object: 'public.projects' },
     sql: `drop policy tenant_isolation on projects;
       create policy p_all on projects for select to {app} using (${tenantCheck});
       create policy p_insert on projects for insert to {app} with check (${tenantCheck});
@@ -188,13 +202,13 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'DELETE policy admits every row',
     flaw: 'delete-open',
-    expect: { checkId: 'probe-write-delete-foreign', object: 'public.comments' },
+    expect: { checkIds: ['probe-write-delete-foreign'], object: 'public.comments' },
     sql: `create policy cleanup on comments for delete to {app} using (true);`,
   },
   {
     name: 'permissive policy widens access',
     flaw: 'permissive-widen',
-    expect: { checkId: 'probe-read-scan', object: 'public.projects' },
+    expect: { checkIds: ['probe-read-scan'], object: 'public.projects' },
     // project_summary is a security_invoker view over projects: it shows what projects shows.
     alsoFound: ['public.project_summary'],
     sql: `create policy funded_projects on projects for select to {app} using (budget >= 0);`,
@@ -202,7 +216,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'fail-open context (empty setting sees everything)',
     flaw: 'fail-open-context',
-    expect: { checkId: /^probe-context-(no-context-set|empty)$/, object: 'public.tasks' },
+    expect: { checkIds: ['probe-context-no-context-set', 'probe-context-empty'], object: 'public.tasks' },
     sql: `drop policy tenant_isolation on tasks;
       create policy tenant_isolation on tasks to {app}
         using (${tenantCheck} or coalesce(current_setting('app.current_tenant', true), '') = '')
@@ -211,7 +225,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'LIKE in the policy: a wildcard context sees everything',
     flaw: 'like-context',
-    expect: { checkId: 'probe-context-wildcard', object: 'public.comments' },
+    expect: { checkIds: ['probe-context-wildcard'], object: 'public.comments' },
     sql: `drop policy tenant_isolation on comments;
       create policy tenant_isolation on comments to {app}
         using (tenant_id::text like current_setting('app.current_tenant', true))
@@ -220,7 +234,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'case-insensitive tenant comparison',
     flaw: 'case-insensitive',
-    expect: { checkId: /^probe-(context-another-tenant-s-id-in-other-case|read-scan)$/, object: 'public.projects' },
+    expect: { checkIds: ['probe-context-another-tenant-s-id-in-other-case'], object: 'public.projects' },
     // project_summary is a security_invoker view over projects: it shows what projects shows.
     alsoFound: ['public.project_summary'],
     sql: `drop policy tenant_isolation on projects;
@@ -231,46 +245,105 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'security definer view',
     flaw: 'definer-view',
-    expect: { checkId: 'probe-aggregate-view', object: 'public.budget_totals' },
+    expect: { checkIds: ['probe-aggregate-view'], object: 'public.budget_totals' },
     sql: `create view budget_totals as select count(*) as projects, sum(budget) as budget from projects;
       grant select on budget_totals to {app};`,
   },
   {
     name: 'security definer function',
     flaw: 'definer-function',
-    expect: { checkId: 'probe-aggregate-function', object: 'public.open_task_count()' },
+    expect: { checkIds: ['probe-aggregate-function'], object: 'public.open_task_count()' },
     sql: `create function open_task_count() returns bigint language sql security definer
         as $$ select count(*) from tasks where not done $$;`,
   },
   {
     name: 'child table (no tenant column) without RLS',
     flaw: 'child-no-rls',
-    expect: { checkId: 'probe-read-scan', object: 'public.attachments' },
+    expect: { checkIds: ['probe-read-scan'], object: 'public.attachments' },
     sql: `alter table attachments disable row level security;`,
   },
   {
     name: 'global unique constraint',
     flaw: 'global-unique',
-    expect: { checkId: 'probe-existence-unique', object: 'public.comments' },
+    expect: { checkIds: ['probe-existence-unique'], object: 'public.comments' },
     sql: `alter table comments add constraint comments_author_email_key unique (author_email);`,
   },
   {
     name: 'cross-tenant foreign key',
     flaw: 'cross-tenant-fk',
-    expect: { checkId: 'probe-write-foreign-parent', object: 'public.tasks' },
+    expect: { checkIds: ['probe-write-foreign-parent'], object: 'public.tasks' },
     sql: `alter table tasks drop constraint tasks_tenant_id_project_id_fkey;
       alter table tasks add constraint tasks_project_id_fkey foreign key (project_id) references projects (id);`,
   },
   {
     name: 'TRUNCATE granted on a table that others reference',
     flaw: 'truncate-referenced',
-    expect: { checkId: 'probe-write-truncate', object: 'public.projects' },
+    expect: { checkIds: ['probe-write-truncate'], object: 'public.projects' },
     sql: `grant truncate on projects to {app};`,
   },
   {
     name: 'TRUNCATE granted to the app role',
     flaw: 'truncate',
-    expect: { checkId: 'probe-write-truncate', object: 'public.attachments' },
+    expect: { checkIds: ['probe-write-truncate'], object: 'public.attachments' },
     sql: `grant truncate on attachments to {app};`,
+  },
+  {
+    // A blind UPDATE (no WHERE) reads no column, so only UPDATE policies apply: an open one lets a
+    // tenant rewrite every tenant's rows even though its SELECT policy hides them.
+    name: 'UPDATE policy admits every row',
+    flaw: 'update-open',
+    expect: { checkIds: ['probe-write-update-foreign'], object: 'public.tasks' },
+    sql: `create policy bulk_edit on tasks for update to {app} using (true);`,
+  },
+  {
+    name: 'a blank (whitespace-only) setting is taken for "no tenant: show all"',
+    flaw: 'whitespace-context',
+    expect: { checkIds: ['probe-context-whitespace'], object: 'public.tasks' },
+    sql: `drop policy tenant_isolation on tasks;
+      create policy tenant_isolation on tasks to {app}
+        using (${tenantCheck} or btrim(current_setting('app.current_tenant', true)) = '')
+        with check (${tenantCheck});`,
+  },
+  {
+    // An app that stringifies a missing tenant as 'null', and a policy that treats it as "all".
+    name: "the string 'null' in the setting means no tenant filter",
+    flaw: 'null-like-context',
+    expect: { checkIds: ['probe-context-null-like'], object: 'public.comments' },
+    sql: `drop policy tenant_isolation on comments;
+      create policy tenant_isolation on comments to {app}
+        using (tenant_id = coalesce(nullif(current_setting('app.current_tenant', true), 'null')::{id}, tenant_id))
+        with check (${tenantCheck});`,
+  },
+  {
+    name: "a '*' setting is an all-tenants wildcard",
+    flaw: 'star-context',
+    expect: { checkIds: ['probe-context-star'], object: 'public.tasks' },
+    sql: `drop policy tenant_isolation on tasks;
+      create policy tenant_isolation on tasks to {app}
+        using (${tenantCheck} or current_setting('app.current_tenant', true) = '*')
+        with check (${tenantCheck});`,
+  },
+  {
+    name: 'the policy trims the setting, so a padded id is another tenant',
+    flaw: 'trimmed-context',
+    expect: { checkIds: ['probe-context-another-tenant-s-id-padded'], object: 'public.comments' },
+    sql: `drop policy tenant_isolation on comments;
+      create policy tenant_isolation on comments to {app}
+        using (tenant_id = btrim(current_setting('app.current_tenant', true))::{id})
+        with check (${tenantCheck});`,
+  },
+  {
+    // A policy function that builds SQL from the setting by concatenation.
+    name: 'the policy runs SQL concatenated from the setting',
+    flaw: 'injectable-context',
+    expect: { checkIds: ['probe-context-injection', 'probe-context-injection-comment'], object: 'public.tasks' },
+    sql: `create function tenant_visible(t text) returns boolean language plpgsql stable as $$
+        declare ok boolean;
+        begin
+          execute 'select ' || quote_literal(t) || ' = ''' || coalesce(current_setting('app.current_tenant', true), '') || '''' into ok;
+          return ok;
+        end $$;
+      drop policy tenant_isolation on tasks;
+      create policy tenant_isolation on tasks to {app} using (tenant_visible(tenant_id::text)) with check (${tenantCheck});`,
   },
 ];

@@ -49,25 +49,28 @@ const rowRead = (how: string, title: string, finding: string, cwe: string, remed
 
 const rlsFix = `Enable (and FORCE) row level security on {object} with a policy USING ({tenantColumn} = current_setting('{setting}')) for {appRole}; permissive policies are OR-ed, so every one must check the tenant.`;
 
-/** The malformed or missing tenant contexts every rls table is probed with, in probe order. */
+/**
+ * The malformed or missing tenant contexts every rls table is probed with, in probe order: the
+ * label, and how a sentence opens with it.
+ */
 const contextChecks = {
-  'probe-context-no-context-set': 'no context set',
-  'probe-context-empty': 'empty',
-  'probe-context-whitespace': 'whitespace',
-  'probe-context-wildcard': 'wildcard',
-  'probe-context-null-like': 'NULL-like',
-  'probe-context-star': 'star',
-  'probe-context-another-tenant-s-id-in-other-case': "another tenant's id in other case",
-  'probe-context-another-tenant-s-id-padded': "another tenant's id padded",
-  'probe-context-injection': 'injection',
-  'probe-context-injection-comment': 'injection (comment)',
+  'probe-context-no-context-set': ['no context set', 'Without a tenant context'],
+  'probe-context-empty': ['empty', 'With an empty tenant setting'],
+  'probe-context-whitespace': ['whitespace', 'With a whitespace-only tenant setting'],
+  'probe-context-wildcard': ['wildcard', "With the tenant setting '%'"],
+  'probe-context-null-like': ['NULL-like', "With the tenant setting 'null'"],
+  'probe-context-star': ['star', "With the tenant setting '*'"],
+  'probe-context-another-tenant-s-id-in-other-case': ["another tenant's id in other case", "With another tenant's id in other case as the tenant setting"],
+  'probe-context-another-tenant-s-id-padded': ["another tenant's id padded", "With another tenant's id padded with spaces as the tenant setting"],
+  'probe-context-injection': ['injection', 'With SQL injected into the tenant setting'],
+  'probe-context-injection-comment': ['injection (comment)', 'With SQL injected into the tenant setting (ending in a comment)'],
 } as const;
 
 export type ContextProbeId = keyof typeof contextChecks;
 
-const contextCheck = (label: string): Declared => ({
-  title: `A ${label} tenant context fails open`,
-  finding: `A ${label} tenant context fails open on {object}`,
+const contextCheck = ([label, opening]: readonly [string, string]): Declared => ({
+  title: `${opening}, a table fails open`,
+  finding: `${opening}, {object} fails open`,
   severity: 'critical',
   leakClass: 'context',
   leak: true,
@@ -225,7 +228,7 @@ const declared = {
     description: 'TRUNCATE, as a tenant: row level security does not apply to it, so the privilege alone lets one tenant empty every tenant\'s rows.',
     remediation: `REVOKE TRUNCATE ON {object} FROM {appRole}: TRUNCATE is not subject to row level security.`,
   },
-  ...(Object.fromEntries(Object.entries(contextChecks).map(([id, label]) => [id, contextCheck(label)])) as Record<ContextProbeId, Declared>),
+  ...(Object.fromEntries(Object.entries(contextChecks).map(([id, words]) => [id, contextCheck(words)])) as Record<ContextProbeId, Declared>),
   'probe-schema-read': foreignTable('schema', 'read'),
   'probe-schema-update': foreignTable('schema', 'update'),
   'probe-schema-delete': foreignTable('schema', 'delete'),
@@ -282,7 +285,7 @@ export function probeCheckById(id: string): ProbeCheck | undefined {
 }
 
 /** The context probes' ids and labels, in the order they run. */
-export const contextProbes: readonly { readonly id: ContextProbeId; readonly label: string }[] = Object.entries(contextChecks).map(([id, label]) => ({
+export const contextProbes: readonly { readonly id: ContextProbeId; readonly label: string }[] = Object.entries(contextChecks).map(([id, [label]]) => ({
   id: id as ContextProbeId,
   label,
 }));

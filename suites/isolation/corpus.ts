@@ -89,6 +89,37 @@ create function current_tenant() returns text language sql stable set search_pat
 `;
 }
 
+/**
+ * A tenant table with a column of every type the catalog can show, all NOT NULL: the world must
+ * fill it and the probes must write its values back (copies of stored rows), or it is not probed.
+ * `projectKey` is its foreign key to projects (with or without the tenant).
+ */
+export function everyTypeTable(projectKey: string): string {
+  return `create extension if not exists citext; create extension if not exists hstore; create extension if not exists ltree;
+create type mood as enum ('calm', 'busy', 'it''s late');
+create domain zip as text check (VALUE ~ '^[0-9]{5}$');
+create domain positive as int check (VALUE > 0);
+create table specimens (
+  id bigint generated always as identity primary key,
+  tenant_id {id} not null references tenants(id),
+  project_id bigint not null,
+  tags text[] not null, scores int[] not null, refs uuid[] not null, grid int[][] not null, labels varchar(12)[] not null,
+  doc jsonb not null, docs jsonb[] not null, raw json not null,
+  mood mood not null, moods mood[] not null, zip zip not null, qty positive not null,
+  span int4range not null, big_span int8range not null, amount_span numrange not null, days daterange not null,
+  stay tsrange not null, open_window tstzrange not null, spans int4multirange not null,
+  ip inet not null, net cidr not null, mac macaddr not null, mac8 macaddr8 not null,
+  blob bytea not null, wait interval not null, price numeric(8,2) not null, ratio numeric(3,3) not null, fee money not null,
+  flags bit(8) not null, vflags varbit(12) not null, search tsvector not null, query tsquery not null,
+  origin point not null, edge lseg not null, area box not null, areas box[] not null, route path not null,
+  shape polygon not null, ring circle not null, ln line not null,
+  email citext not null, attrs hstore not null, trail ltree not null, at_time timetz not null, payload xml not null,
+  ${projectKey}
+);
+alter table specimens enable row level security; alter table specimens force row level security;
+grant select, insert, update, delete on specimens to {app};`;
+}
+
 export const corpus: readonly CorpusSchema[] = [
   // ── correct schemas: no finding allowed ──────────────────────────────────────────────────────
   { name: 'correct: forced RLS, composite keys (text ids)', flaw: null, sql: '' },
@@ -122,13 +153,20 @@ alter table tasks add column priority text not null check (priority in ('low', '
     sql: `create policy open_only on tasks as restrictive for select to {app} using (not done or done);`,
   },
   {
+    // A CHECK the generator cannot read (nor satisfy by chance).
     name: 'correct: a table the generator cannot fill is reported as not probed, not fatal',
     flaw: null,
-    skipped: 'public.shapes',
-    sql: `create table shapes (id serial primary key, tenant_id {id} not null references tenants(id), origin point not null);
-      alter table shapes enable row level security; alter table shapes force row level security;
-      create policy tenant_isolation on shapes to {app} using (${tenantCheck}) with check (${tenantCheck});
-      grant select, insert, update, delete on shapes to {app};`,
+    skipped: 'public.codes',
+    sql: `create table codes (id serial primary key, tenant_id {id} not null references tenants(id), code text not null check (md5(code) like '000%'));
+      alter table codes enable row level security; alter table codes force row level security;
+      create policy tenant_isolation on codes to {app} using (${tenantCheck}) with check (${tenantCheck});
+      grant select, insert, update, delete on codes to {app};`,
+  },
+  {
+    name: 'correct: a column of every type the catalog shows (arrays, enums, domains, ranges, network, geometric, bit, text search, …) is filled and probed',
+    flaw: null,
+    sql: `${everyTypeTable('foreign key (tenant_id, project_id) references projects (tenant_id, id)')}
+      create policy tenant_isolation on specimens to {app} using (${tenantCheck}) with check (${tenantCheck});`,
   },
   {
     // Rows the target makes itself during the run (here a trigger mirroring every task into an
@@ -345,5 +383,20 @@ alter table tasks add column priority text not null check (priority in ('low', '
         end $$;
       drop policy tenant_isolation on tasks;
       create policy tenant_isolation on tasks to {app} using (tenant_visible(tenant_id::text)) with check (${tenantCheck});`,
+  },
+  {
+    // Every probe that writes a copy of a stored row (or one of its values) back must act on a
+    // table with every column type: an INSERT copy, a foreign-parent copy, a blind UPDATE of an array.
+    name: 'a table with every column type: open INSERT and UPDATE policies and a foreign key without the tenant',
+    flaw: 'every-type-open-writes',
+    expect: {
+      checkIds: ['probe-write-insert-foreign', 'probe-write-foreign-parent', 'probe-write-update-foreign', 'probe-write-move-to-foreign'],
+      object: 'public.specimens',
+    },
+    sql: `${everyTypeTable('foreign key (project_id) references projects (id)')}
+      create policy s_select on specimens for select to {app} using (${tenantCheck});
+      create policy s_insert on specimens for insert to {app} with check (true);
+      create policy s_update on specimens for update to {app} using (true);
+      create policy s_delete on specimens for delete to {app} using (${tenantCheck});`,
   },
 ];

@@ -7,7 +7,7 @@ import { enterTenantSql } from '../../models/index.ts';
 import { quoteIdent } from '../../target/connection.ts';
 import type { TenantContext } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
-import { insertSql, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
+import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
 import { ownRows } from './oracle.ts';
 import type { ProbeRun } from './rls.ts';
 import { probeFinding } from './registry.ts';
@@ -59,7 +59,7 @@ export async function probeForeignTable(run: ProbeRun, access: ForeignAccess, ta
   const first: StoredRow | undefined = victimRows[0];
   if (plain && first) {
     const updateSql = `update ${table.sql} set ${quoteIdent(plain.column.name)} = $1::${plain.column.type}`;
-    const update = await probeAs(run, access, updateSql, [toParam(first.values[plain.column.name])]);
+    const update = await probeAs(run, access, updateSql, [paramOf(plain.column, first.values[plain.column.name])]);
     if (update.ok && update.rowCount > 0) {
       observe('update', updateSql, { rowsUpdated: update.rowCount });
     }
@@ -70,7 +70,7 @@ export async function probeForeignTable(run: ProbeRun, access: ForeignAccess, ta
     observe('delete', deleteSql, { rowsDeleted: del.rowCount });
   }
   if (first) {
-    const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(first.values[c.column.name]));
+    const cells = fakeCellsOf(table, first);
     const values = rowValues(table, { picks: [], cells }, {
       tenantId: run.world.tenantIds[access.victimIndex] ?? null,
       ordinal: 30_000 + run.stats.probes,

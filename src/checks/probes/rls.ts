@@ -10,7 +10,7 @@ import { enterTenantSql } from '../../models/index.ts';
 import { tenantSettingSql, type TenantContext } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import type { TablePlan } from '../../world/plan.ts';
-import { insertSql, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
+import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
 import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
 import { attempt, inRolledBackSavepoint, ProbeSession, type Outcome } from './session.ts';
 import { contextProbes, probeFinding, type ContextProbeId, type ProbeId, type ProbeObservation } from './registry.ts';
@@ -64,7 +64,7 @@ export function rowPredicate(table: TablePlan, row: StoredRow, offset = 0): { sq
   if (table.key) {
     const cols = table.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
     const types = table.key.map((k) => table.relation.columns.find((c) => c.name === k)?.type ?? 'text');
-    const params = table.key.map((k) => toParam(row.values[k]));
+    const params = table.key.map((k) => paramOf(table.relation.columns.find((c) => c.name === k), row.values[k]));
     return { sql: `(${cols}) = (${types.map((t, i) => `$${offset + i + 1}::${t}`).join(', ')})`, params };
   }
   return { sql: `(${rowKeySql}) = $${offset + 1}`, params: [row.key] };
@@ -269,7 +269,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   const copyOf = (row: StoredRow, tenantId: string, parents: (fk: number) => StoredRow | null) => {
     const ordinal = nextOrdinal();
     // Reuse the stored row's own values for fake columns, freshened where unique.
-    const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(row.values[c.column.name]));
+    const cells = fakeCellsOf(table, row);
     return rowValues(table, { ...spec, cells }, { tenantId, ordinal, bases: run.bases, parent: parents });
   };
   const parentOf = (row: StoredRow) => (fk: number) => parentRowOf(world, table, row, fk);
@@ -356,7 +356,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     const values = copyOf(ownRow, acting, parentOf(ownRow));
     for (const col of key) {
       const at = table.columns.findIndex((c) => c.column.name === col);
-      if (at >= 0) values[at] = toParam(victimRow.values[col]);
+      if (at >= 0) values[at] = paramOf(table.columns[at]!.column, victimRow.values[col]);
     }
     const sql = insertSql(table, 1, false);
     const insertedSent = probe(run, as(acting), sql, values);
@@ -452,7 +452,7 @@ function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<
     let insertStatement = '';
     const victimRow = ownRows(world, table.label, 0)[0];
     if (tenantCol && victimRow && !equal.includes(0)) {
-      const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(victimRow.values[c.column.name]));
+      const cells = fakeCellsOf(table, victimRow);
       const values = rowValues(table, { picks: [], cells }, {
         tenantId: world.tenants[0]!,
         ordinal: nextOrdinal(),
@@ -593,7 +593,7 @@ function probeBlindWrites(run: ProbeRun, table: TablePlan, a: number, ownRow: St
   const plain = table.columns.find((c) => c.source.kind === 'fake' && !c.source.unique && !(table.key ?? []).includes(c.column.name));
   if (!plain) return;
   const updateSql = `update ${table.sql} set ${quoteIdent(plain.column.name)} = $1::${plain.column.type}`;
-  const params = [toParam(ownRow.values[plain.column.name])];
+  const params = [paramOf(plain.column, ownRow.values[plain.column.name])];
   judge('UPDATE', updateSql, probe(run, as(acting), updateSql, params), params);
 }
 

@@ -15,6 +15,11 @@ describe('rls corpus: every flaw is found, no correct schema is flagged', () => 
       expectEveryRunSawForeignRows(result, runs);
       const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
       expect(result.skippedTables.map((s) => s.table)).toEqual(schema.skipped ? [schema.skipped] : []);
+      // Every probe acted (or the case names the ones that cannot), and a table not probed carries no finding.
+      const notActed = result.probesNotActed.map((n) => `${n.checkId} ${n.object}`).sort();
+      expect(notActed, JSON.stringify(result.probesNotActed)).toEqual((schema.notActed?.checkIds ?? []).map((id) => `${id} ${schema.notActed!.object}`).sort());
+      const notProbed = new Set(result.skippedTables.map((s) => s.table));
+      expect(result.findings.filter((f) => notProbed.has(f.object)).map((f) => `${f.checkId} ${f.object}`)).toEqual([]);
       if (!schema.expect) {
         expect(summary).toEqual([]);
         return;

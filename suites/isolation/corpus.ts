@@ -26,6 +26,8 @@ export interface CorpusSchema {
   readonly connectAsOwner?: boolean;
   /** A table the generator cannot fill: reported as not probed, the rest still verified. */
   readonly skipped?: string;
+  /** Probes that run but cannot act on the object (PostgreSQL rejects their statement): reported as not proven. */
+  readonly notActed?: { readonly object: string; readonly checkIds: readonly ProbeId[] };
 }
 
 const tenantCheck = `tenant_id = current_setting('app.current_tenant', true)::{id}`;
@@ -161,6 +163,20 @@ alter table tasks add column priority text not null check (priority in ('low', '
       alter table codes enable row level security; alter table codes force row level security;
       create policy tenant_isolation on codes to {app} using (${tenantCheck}) with check (${tenantCheck});
       grant select, insert, update, delete on codes to {app};`,
+  },
+  {
+    // A write refused with a data exception (not a privilege or policy refusal) says nothing about
+    // isolation: the probes that wrote are reported as not having acted, so the verdict is incomplete.
+    name: 'correct: a trigger rejects every write of the app role with a data exception',
+    flaw: null,
+    // (The move probe runs with triggers off, so RLS refuses it: it acted.)
+    notActed: { object: 'public.tasks', checkIds: ['probe-write-insert-foreign', 'probe-write-update-foreign'] },
+    sql: `create function writes_through_api() returns trigger language plpgsql as $$
+        begin
+          if current_user <> session_user then raise exception 'tasks are written through the API' using errcode = '22023'; end if;
+          return new;
+        end $$;
+      create trigger writes_through_api before insert or update on tasks for each row execute function writes_through_api();`,
   },
   {
     name: 'correct: a column of every type the catalog shows (arrays, enums, domains, ranges, network, geometric, bit, text search, …) is filled and probed',

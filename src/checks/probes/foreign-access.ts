@@ -9,7 +9,7 @@ import type { TenantContext } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
 import { ownRows } from './oracle.ts';
-import type { ProbeRun } from './rls.ts';
+import { judgeActed, type ProbeFor, type ProbeRun } from './rls.ts';
 import { probeFinding } from './registry.ts';
 
 export interface ForeignAccess {
@@ -27,10 +27,10 @@ export interface ForeignAccess {
   readonly remediation: (table: TablePlan) => Record<string, string>;
 }
 
-async function probeAs(run: ProbeRun, access: ForeignAccess, sql: string, values?: readonly unknown[], triggersOff = false) {
+async function probeAs(run: ProbeRun, access: ForeignAccess, sql: string, values?: readonly unknown[], triggersOff = false, about?: ProbeFor) {
   run.stats.probes += 1;
   const off = triggersOff && run.catalog.canDisableTriggers ? 'set local session_replication_role = replica; ' : '';
-  return run.session.probe(`${off}${enterTenantSql(run.target, access.context)}`, sql, values);
+  return judgeActed(run, about, await run.session.probe(`${off}${enterTenantSql(run.target, access.context)}`, sql, values));
 }
 
 /** Read, update, delete and insert on the victim's `table`: each must fail or touch nothing. */
@@ -59,7 +59,10 @@ export async function probeForeignTable(run: ProbeRun, access: ForeignAccess, ta
   const first: StoredRow | undefined = victimRows[0];
   if (plain && first) {
     const updateSql = `update ${table.sql} set ${quoteIdent(plain.column.name)} = $1::${plain.column.type}`;
-    const update = await probeAs(run, access, updateSql, [paramOf(plain.column, first.values[plain.column.name])]);
+    const update = await probeAs(run, access, updateSql, [paramOf(plain.column, first.values[plain.column.name])], false, {
+      id: `probe-${access.model}-update`,
+      object: access.object(table),
+    });
     if (update.ok && update.rowCount > 0) {
       observe('update', updateSql, { rowsUpdated: update.rowCount });
     }
@@ -82,7 +85,7 @@ export async function probeForeignTable(run: ProbeRun, access: ForeignAccess, ta
       },
     });
     const sql = insertSql(table, 1, false);
-    const inserted = await probeAs(run, access, sql, values, true);
+    const inserted = await probeAs(run, access, sql, values, true, { id: `probe-${access.model}-insert`, object: access.object(table) });
     if (inserted.ok) {
       observe('insert', sql, { inserted: inserted.rowCount });
     }

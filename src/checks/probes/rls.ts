@@ -12,7 +12,7 @@ import type { TargetConfig } from '../../target/types.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
 import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
-import { attempt, inRolledBackSavepoint, ProbeSession, type Outcome } from './session.ts';
+import { attempt, inRolledBackSavepoint, probeCouldNotAct, ProbeSession, type Outcome } from './session.ts';
 import { contextProbes, probeFinding, type ContextProbeId, type ProbeId, type ProbeObservation } from './registry.ts';
 
 export type { Observation } from './registry.ts';
@@ -31,6 +31,8 @@ export interface ProbeRun {
   readonly catalog: ProbeCatalog;
   /** Takes observations made through the registry only (`probeFinding`). */
   readonly observe: (o: ProbeObservation) => void;
+  /** Reports a probe that could not act on `object` (its statement or values were rejected): not proven. */
+  readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
   /** Counts probes run and, per run, that foreign rows were present for the acting tenant. */
   readonly stats: { probes: number; foreignRowsSeenByProbes: number };
 }
@@ -39,22 +41,35 @@ const probeOrdinalBase = 20_000;
 let probeOrdinal = probeOrdinalBase;
 const nextOrdinal = () => (probeOrdinal = probeOrdinal >= probeOrdinalBase + 9_000 ? probeOrdinalBase + 1 : probeOrdinal + 1);
 
+/** Which check a probe serves and on what: a probe that could not act is reported for it. */
+export interface ProbeFor {
+  readonly id: ProbeId;
+  readonly object: string;
+}
+
+/** Reports `outcome` to `run.couldNotAct` when the probe's own statement or values were rejected. */
+export function judgeActed<R extends object>(run: ProbeRun, about: ProbeFor | undefined, outcome: Outcome<R>): Outcome<R> {
+  if (about && !outcome.ok && probeCouldNotAct(outcome.code)) run.couldNotAct(about.object, about.id, `${outcome.code}: ${outcome.message}`);
+  return outcome;
+}
+
 /** Runs one statement as `context` under a rolled-back savepoint. */
 export async function probe<R extends object = Record<string, unknown>>(
   run: ProbeRun,
   context: TenantContext,
   sql: string,
   values?: readonly unknown[],
+  about?: ProbeFor,
 ): Promise<Outcome<R>> {
   run.stats.probes += 1;
-  return run.session.probe<R>(enterTenantSql(run.target, context), sql, values);
+  return judgeActed(run, about, await run.session.probe<R>(enterTenantSql(run.target, context), sql, values));
 }
 
 /** Like `probe`, with foreign-key and user triggers off first (when the connecting role may). */
-async function probeWithoutTriggers(run: ProbeRun, context: TenantContext, sql: string, values?: readonly unknown[]) {
+async function probeWithoutTriggers(run: ProbeRun, context: TenantContext, sql: string, values?: readonly unknown[], about?: ProbeFor) {
   run.stats.probes += 1;
   const off = run.catalog.canDisableTriggers ? 'set local session_replication_role = replica; ' : '';
-  return run.session.probe(`${off}${enterTenantSql(run.target, context)}`, sql, values);
+  return judgeActed(run, about, await run.session.probe(`${off}${enterTenantSql(run.target, context)}`, sql, values));
 }
 
 const as = (tenant: string): TenantContext => ({ kind: 'tenant', tenant });
@@ -224,7 +239,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
 
   // read: lookup of another tenant's row by its key.
   const lookupSql = `select ${rowKeySql} as tp_key from ${table.sql} t where ${target.sql}`;
-  const lookupSent = probe<{ tp_key: string }>(run, as(acting), lookupSql, target.params);
+  const lookupSent = probe<{ tp_key: string }>(run, as(acting), lookupSql, target.params, { id: 'probe-read-lookup', object: table.label });
   judges.push(async () => {
     const lookup = await lookupSent;
     if (lookup.ok && lookup.rows.length > 0) {
@@ -247,7 +262,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     { id: 'probe-write-delete-foreign', sql: `delete from ${table.sql} t where ${target.sql}`, counted: 'rowsDeleted' },
   ];
   for (const write of foreignWrites) {
-    const sent = probe(run, as(acting), write.sql, target.params);
+    const sent = probe(run, as(acting), write.sql, target.params, { id: write.id, object: table.label });
     judges.push(async () => {
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount === 0) return;
@@ -278,7 +293,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   if (tenantCol) {
     const values = copyOf(victimRow, victim, parentOf(victimRow));
     const sql = insertSql(table, 1, false);
-    const insertedSent = probe(run, as(acting), sql, values);
+    const insertedSent = probe(run, as(acting), sql, values, { id: 'probe-write-insert-foreign', object: table.label });
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
@@ -297,7 +312,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     // PostgreSQL apply the SELECT policy to the new row too, hiding an UPDATE policy without
     // WITH CHECK; foreign keys from child rows would refuse the move for other reasons.
     const moveSql = `update ${table.sql} set ${quoteIdent(tenantCol)} = $1::${table.columns.find((c) => c.source.kind === 'tenant')?.column.type ?? 'text'}`;
-    const movedSent = probeWithoutTriggers(run, as(acting), moveSql, [victim]);
+    const movedSent = probeWithoutTriggers(run, as(acting), moveSql, [victim], { id: 'probe-write-move-to-foreign', object: table.label });
     judges.push(async () => {
       const moved = await movedSent;
       if (moved.ok && moved.rowCount > 0) {
@@ -329,7 +344,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     if (!victimParent) continue;
     const values = copyOf(ownRow, acting, (i) => (i === fk ? victimParent : parentRowOf(world, table, ownRow, i)));
     const sql = insertSql(table, 1, false);
-    const insertedSent = probe(run, as(acting), sql, values);
+    const insertedSent = probe(run, as(acting), sql, values, { id: 'probe-write-foreign-parent', object: table.label });
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
@@ -359,7 +374,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
       if (at >= 0) values[at] = paramOf(table.columns[at]!.column, victimRow.values[col]);
     }
     const sql = insertSql(table, 1, false);
-    const insertedSent = probe(run, as(acting), sql, values);
+    const insertedSent = probe(run, as(acting), sql, values, { id: 'probe-existence-unique', object: table.label });
     judges.push(async () => {
       const inserted = await insertedSent;
       if (!inserted.ok && inserted.code === '23505') {
@@ -589,12 +604,12 @@ function probeBlindWrites(run: ProbeRun, table: TablePlan, a: number, ownRow: St
       });
     });
   const deleteSql = `delete from ${table.sql}`;
-  judge('DELETE', deleteSql, probeWithoutTriggers(run, as(acting), deleteSql));
+  judge('DELETE', deleteSql, probeWithoutTriggers(run, as(acting), deleteSql, [], { id: 'probe-write-delete-foreign', object: table.label }));
   const plain = table.columns.find((c) => c.source.kind === 'fake' && !c.source.unique && !(table.key ?? []).includes(c.column.name));
   if (!plain) return;
   const updateSql = `update ${table.sql} set ${quoteIdent(plain.column.name)} = $1::${plain.column.type}`;
   const params = [paramOf(plain.column, ownRow.values[plain.column.name])];
-  judge('UPDATE', updateSql, probe(run, as(acting), updateSql, params), params);
+  judge('UPDATE', updateSql, probe(run, as(acting), updateSql, params, { id: 'probe-write-update-foreign', object: table.label }), params);
 }
 
 /** Joins across tables along each foreign key to a tenant-scoped parent: both sides own rows only. */

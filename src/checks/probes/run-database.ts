@@ -16,7 +16,7 @@ import type { TargetConfig } from '../../target/types.ts';
 import { maxTenants, rowArbitrary, tenantIdsArbitrary, type RowSpec } from '../../world/arbitraries.ts';
 import type { WorldPlan } from '../../world/plan.ts';
 import { readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
-import { guardRunTransaction, lockGuarded, preflight, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { guardRunTransaction, lockGuarded, preflight, ProbeCoverage, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import type { Observation, ProbeRun } from './rls.ts';
 import { probeFinding, type ProbeObservation } from './registry.ts';
@@ -51,7 +51,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
   let runsExecuted = 0;
   let runsWithForeignRows = 0;
   let harnessError: unknown = null;
-  const skippedTables = new Map<string, string>();
+  const coverage = new ProbeCoverage();
   let leaksThisRun = 0;
   const observe = (o: ProbeObservation) => {
     if (o.leak) leaksThisRun += 1;
@@ -151,13 +151,16 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
                 bases: victim.bases,
                 catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true },
                 observe,
+                couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
                 stats,
               };
+              const probed = victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
+              for (const [label, reason] of stored.skipped) coverage.tableSkipped(`${victim.name}:${label}`, reason);
+              for (const table of probed) coverage.tableProbed(`${victim.name}:${table.label}`);
               for (const a of tenants) {
                 if (a === v) continue;
                 const acting = dbs[a]!.name;
-                for (const [label, reason] of stored.skipped) skippedTables.set(`${victim.name}:${label}`, reason);
-                for (const table of victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label))) {
+                for (const table of probed) {
                   await probeForeignTable(
                     run,
                     {
@@ -202,7 +205,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
         tables,
         started,
         counterexample: null,
-        skippedTables,
+        coverage,
       },
       options,
     );

@@ -1,12 +1,13 @@
 /**
  * What every report format shares: the run being reported, finding fingerprints, counts, and the
- * rule metadata for each check id (static rules from the registry; probe checks from their findings).
+ * metadata for each check id (static rules and probe checks, each from its registry).
  */
 import { fingerprint } from '../src/findings/fingerprint.ts';
 import type { IsolationModelName } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
 import { severities, type Finding, type LeakClass, type Severity } from '../src/findings/types.ts';
 import { ruleById } from '../src/checks/rules/index.ts';
+import { probeCheckById } from '../src/checks/probes/registry.ts';
 import { verdictOf as verdictFrom, type NotProven, type VerdictOutcome } from '../src/findings/verdict.ts';
 
 export { fingerprint };
@@ -42,7 +43,7 @@ export interface CheckInfo {
   readonly cwe: string | null;
   readonly description: string;
   readonly remediation: string;
-  /** True for static catalog rules, false for probe checks known only from their findings. */
+  /** True for static catalog rules, false for probe checks. */
   readonly isRule: boolean;
 }
 
@@ -54,6 +55,11 @@ export function checksOf(input: ReportInput): CheckInfo[] {
     if (rule) {
       return { id, title: rule.title, severity: rule.severity, leakClass: rule.leakClass, cwe: rule.cwe, description: rule.description, remediation: rule.remediation, isRule: true };
     }
+    const probe = probeCheckById(id);
+    if (probe) {
+      return { id, title: probe.title, severity: probe.severity, leakClass: probe.leakClass, cwe: probe.cwe, description: probe.description, remediation: probe.remediation, isRule: false };
+    }
+    // Neither a rule nor a probe (an HTTP check of the reference app, a load threshold): known from its findings.
     const first = input.findings.find((f) => f.checkId === id);
     return {
       id,

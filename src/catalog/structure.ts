@@ -71,6 +71,7 @@ interface ColumnRow {
   generated: boolean;
   typmod: number;
   enum_values: string[] | null;
+  domain_checks: string[] | null;
 }
 
 interface ConstraintRow {
@@ -121,7 +122,9 @@ export async function introspectStructure(q: Queryable, options: StructureOption
               a.attgenerated <> '' as generated,
               case when a.atttypmod >= 0 then a.atttypmod when t.typtype = 'd' then t.typtypmod else -1 end as typmod,
               (select array_agg(e.enumlabel order by e.enumsortorder) from pg_enum e
-                where e.enumtypid = coalesce(bt.oid, et.oid, t.oid))::text[] as enum_values
+                where e.enumtypid = coalesce(bt.oid, et.oid, t.oid))::text[] as enum_values,
+              (select array_agg(pg_get_constraintdef(k.oid) order by k.conname) from pg_constraint k
+                where k.contype = 'c' and k.contypid in (t.oid, et.oid))::text[] as domain_checks
          from pg_attribute a
          join pg_class c on c.oid = a.attrelid
          join pg_namespace n on n.oid = c.relnamespace
@@ -235,7 +238,9 @@ export async function introspectStructure(q: Queryable, options: StructureOption
 function toColumn(row: ColumnRow): Column {
   const base = row.base_type;
   const mod = row.typmod;
-  const hasLength = ['varchar', 'bpchar', 'bit', 'varbit'].includes(base) && mod > 4;
+  // varchar/char typmods count the 4-byte header; bit/varbit typmods are the length in bits.
+  const hasLength = ['varchar', 'bpchar'].includes(base) && mod > 4;
+  const bits = ['bit', 'varbit'].includes(base) && mod > 0;
   const isNumeric = base === 'numeric' && mod > 4;
   return {
     name: row.name,
@@ -247,10 +252,11 @@ function toColumn(row: ColumnRow): Column {
     defaultExpr: row.default_expr,
     identity: row.identity,
     generated: row.generated,
-    maxLength: hasLength ? mod - 4 : null,
+    maxLength: hasLength ? mod - 4 : bits ? mod : null,
     numericPrecision: isNumeric ? ((mod - 4) >> 16) & 0xffff : null,
     numericScale: isNumeric ? (mod - 4) & 0xffff : null,
     enumValues: row.enum_values,
+    ...(row.domain_checks?.length ? { domainChecks: row.domain_checks } : {}),
   };
 }
 

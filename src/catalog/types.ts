@@ -36,6 +36,8 @@ export interface Column {
   readonly numericScale: number | null;
   /** Labels when the base type is an enum. */
   readonly enumValues: readonly string[] | null;
+  /** CHECK constraints of the column's domain (`CHECK ((VALUE ~ '…'))`), when its type is one. */
+  readonly domainChecks?: readonly string[];
 }
 
 export interface ForeignKey {

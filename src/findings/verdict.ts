@@ -58,12 +58,15 @@ export interface ProofCoverage {
   readonly runsWithForeignRows: number;
   readonly findings: readonly { readonly leak?: boolean }[];
   readonly skippedTables: readonly { readonly table: string; readonly reason: string }[];
+  /** Probes that could not act on an object (their statement or values were rejected). */
+  readonly probesNotActed?: readonly { readonly object: string; readonly checkId: string; readonly reason: string }[];
   /** Why fast-check ended without executing the runs asked for (too many skipped worlds), if it did. */
   readonly gaveUp?: string | null;
 }
 
 export function notProvenBy(result: ProofCoverage): NotProven[] {
   const out: NotProven[] = result.skippedTables.map(({ table, reason }) => ({ object: table, reason: `not probed: ${reason}` }));
+  for (const { object, checkId, reason } of result.probesNotActed ?? []) out.push({ object, reason: `${checkId} could not act: ${reason}` });
   if (result.gaveUp) out.push({ object: 'property runs', reason: result.gaveUp });
   if (result.runsExecuted === 0) {
     out.push({ object: 'property runs', reason: `no property run executed (${result.runs} asked for)` });

@@ -224,14 +224,15 @@ function orderByDependencies(plans: TablePlan[]): TablePlan[] {
 
 const checkNumber = String.raw`\(?\s*\(?(-?\d+(?:\.\d+)?)\)?(?:::[a-z ]+)?\)?`;
 
-/** Reads simple bounds out of CHECK constraints that mention only this column. */
+/** Reads simple bounds out of CHECK constraints that mention only this column, and its domain's (on VALUE). */
 function boundsFor(relation: Relation, column: Column): ColumnBounds {
   const bounds: { min?: number; max?: number; oneOf?: string[]; maxLength?: number; minLength?: number; pattern?: string } = {};
   const name = column.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const ident = `(?:"${name}"|${name})`;
-  for (const check of relation.checks) {
-    if (check.columns.length !== 1 || check.columns[0] !== column.name) continue;
-    const d = check.definition;
+  const checks = [
+    ...relation.checks.filter((k) => k.columns.length === 1 && k.columns[0] === column.name).map((k) => ({ d: k.definition, ident: `(?:"${name}"|${name})` })),
+    ...(column.domainChecks ?? []).map((d) => ({ d, ident: 'VALUE' })),
+  ];
+  for (const { d, ident } of checks) {
     for (const m of d.matchAll(new RegExp(`${ident}\\s*(>=|>|<=|<)\\s*${checkNumber}`, 'g'))) {
       const v = Number(m[2]);
       if (m[1] === '>=') bounds.min = Math.max(bounds.min ?? -Infinity, v);

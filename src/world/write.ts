@@ -14,9 +14,11 @@ import type { Queryable } from '../target/connection.ts';
 import { quoteIdent } from '../target/connection.ts';
 import { tenantSettingSql } from '../target/context.ts';
 import type { TargetConfig } from '../target/types.ts';
+import type { Column } from '../catalog/types.ts';
 import type { RowSpec, World } from './arbitraries.ts';
 import type { TablePlan, WorldPlan } from './plan.ts';
 import { toRegExp } from './arbitraries.ts';
+import { arrayLiteral, hstoreLiteral, rowLiteral } from './literals.ts';
 
 /** A row as stored: its table, owning tenant (index), physical key and values as read back. */
 export interface StoredRow {
@@ -47,8 +49,37 @@ export type CounterBases = ReadonlyMap<string, number>;
 /** SQL expression giving a row's physical key, for a table aliased `t`. */
 export const rowKeySql = `t.tableoid::int::text || ':' || t.ctid::text`;
 
+/**
+ * A stored value (as `row_to_json` read it back) as a text parameter, untyped: for comparing
+ * values, and for columns whose type is unknown. Use `paramOf` to write a value back.
+ */
 export const toParam = (v: unknown): string | null =>
   v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+
+const jsonTypes = new Set(['json', 'jsonb']);
+
+/**
+ * A stored value as the text PostgreSQL accepts for `column`'s type when it is written back:
+ * `row_to_json` reads arrays back as JSON arrays (`[]`, which is no array literal: `'{}'` is) and
+ * json values as JSON (a json string must stay quoted).
+ */
+export function paramOf(column: Column | undefined, v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (!column) return toParam(v);
+  const element = (x: unknown) => (jsonTypes.has(column.baseType) ? JSON.stringify(x) : typeof x === 'object' ? JSON.stringify(x) : String(x));
+  if (column.isArray && Array.isArray(v)) return arrayLiteral(v, element, column.baseType === 'box' ? ';' : ',');
+  if (jsonTypes.has(column.baseType)) return JSON.stringify(v);
+  // hstore has a cast to json, so row_to_json reads it back as an object: `"k"=>"v"` again.
+  if (column.baseType === 'hstore' && typeof v === 'object') return hstoreLiteral(v as Record<string, unknown>);
+  // A composite value comes back as an object of its fields, in order: a row literal again.
+  if (column.typeKind === 'c' && typeof v === 'object' && !Array.isArray(v)) return rowLiteral(Object.values(v as Record<string, unknown>));
+  return toParam(v);
+}
+
+/** A stored row's values for the plan's `fake` columns (plan order), ready to write again. */
+export function fakeCellsOf(table: TablePlan, row: StoredRow): (string | null)[] {
+  return table.columns.filter((c) => c.source.kind === 'fake').map((c) => paramOf(c.column, row.values[c.column.name]));
+}
 
 /** Reads bases for counter columns: the sequence's last value or the visible maximum, plus a margin. */
 /** A read that may fail (no privilege) yields nothing, but a verify that must stop still stops. */
@@ -95,7 +126,7 @@ export function rowValues(table: TablePlan, spec: RowSpec, ctx: RowValueContext)
       case 'tenant':
         return ctx.tenantId;
       case 'parent':
-        return toParam(ctx.parent(c.source.foreignKey)?.values[c.source.parentColumn] ?? null);
+        return paramOf(c.column, ctx.parent(c.source.foreignKey)?.values[c.source.parentColumn] ?? null);
       case 'counter':
         return String((ctx.bases.get(`${table.label}.${c.column.name}`) ?? 1_000) + ctx.ordinal);
       case 'fake': {

@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import AjvDraft04Module from 'ajv-draft-04';
 import addFormatsModule from 'ajv-formats';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { Finding } from '../../src/index.ts';
+import { probeCheckById, type Finding } from '../../src/index.ts';
 import { exitCodeFor, writeReports, type ReportInput } from '../../reports/index.ts';
 import { fixtureDatabase } from './harness.ts';
 
@@ -97,6 +97,8 @@ describe('reports', () => {
     expect(json.findings[0].severity).toBe('critical');
     expect(json.target.url).toContain('***');
     expect(json.checks.map((c: { id: string }) => c.id)).toEqual([...input.rulesRun, 'probe-read-scan']);
+    // A probe check's metadata comes from the probe registry, not from whichever finding came first.
+    expect(json.checks.at(-1)).toMatchObject({ id: 'probe-read-scan', title: probeCheckById('probe-read-scan')!.title, cwe: 'CWE-863', kind: 'probe', findings: 1 });
     const again = await reportDir();
     await writeReports(again, withProbe, ['json']);
     expect(await readFile(join(again, 'findings.json'), 'utf8')).toBe(await readFile(join(dir, 'findings.json'), 'utf8'));

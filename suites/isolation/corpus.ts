@@ -1,15 +1,17 @@
 /**
  * The corpus: small multi-tenant schemas, each either correct or carrying exactly one flaw, with
- * the finding (check id and object) the probes must produce for it. `{app}` in the SQL is the app
- * role created for the schema; `{id}` is the tenant id type.
+ * the findings (check ids and object) the probes must produce for it. `{app}` in the SQL is the app
+ * role created for the schema; `{id}` is the tenant id type. Every rls probe id is expected by
+ * some flaw here (probe-corpus.test.ts).
  */
+import type { ProbeId } from '../../src/index.ts';
 
 export interface CorpusSchema {
   readonly name: string;
   /** null for a correct schema, which must produce no finding. */
   readonly flaw: string | null;
-  /** The check id and object (schema.table/view/function) a flawed schema must produce. */
-  readonly expect?: { readonly checkId: string | RegExp; readonly object: string };
+  /** The checks a flawed schema must produce, every one of them, on the object (schema.table/view/function). */
+  readonly expect?: { readonly checkIds: readonly ProbeId[]; readonly object: string };
   /**
    * Other objects the flaw rightly leaks through (a role flaw reaches every table): any finding on
    * an object that is neither `expect.object` nor listed here is refused as spurious.
@@ -24,6 +26,8 @@ export interface CorpusSchema {
   readonly connectAsOwner?: boolean;
   /** A table the generator cannot fill: reported as not probed, the rest still verified. */
   readonly skipped?: string;
+  /** Probes that run but cannot act on the object (PostgreSQL rejects their statement): reported as not proven. */
+  readonly notActed?: { readonly object: string; readonly checkIds: readonly ProbeId[] };
 }
 
 const tenantCheck = `tenant_id = current_setting('app.current_tenant', true)::{id}`;
@@ -87,6 +91,37 @@ create function current_tenant() returns text language sql stable set search_pat
 `;
 }
 
+/**
+ * A tenant table with a column of every type the catalog can show, all NOT NULL: the world must
+ * fill it and the probes must write its values back (copies of stored rows), or it is not probed.
+ * `projectKey` is its foreign key to projects (with or without the tenant).
+ */
+export function everyTypeTable(projectKey: string): string {
+  return `create extension if not exists citext; create extension if not exists hstore; create extension if not exists ltree;
+create type mood as enum ('calm', 'busy', 'it''s late');
+create domain zip as text check (VALUE ~ '^[0-9]{5}$');
+create domain positive as int check (VALUE > 0);
+create table specimens (
+  id bigint generated always as identity primary key,
+  tenant_id {id} not null references tenants(id),
+  project_id bigint not null,
+  tags text[] not null, scores int[] not null, refs uuid[] not null, grid int[][] not null, labels varchar(12)[] not null,
+  doc jsonb not null, docs jsonb[] not null, raw json not null,
+  mood mood not null, moods mood[] not null, zip zip not null, qty positive not null,
+  span int4range not null, big_span int8range not null, amount_span numrange not null, days daterange not null,
+  stay tsrange not null, open_window tstzrange not null, spans int4multirange not null,
+  ip inet not null, net cidr not null, mac macaddr not null, mac8 macaddr8 not null,
+  blob bytea not null, wait interval not null, price numeric(8,2) not null, ratio numeric(3,3) not null, fee money not null,
+  flags bit(8) not null, vflags varbit(12) not null, search tsvector not null, query tsquery not null,
+  origin point not null, edge lseg not null, area box not null, areas box[] not null, route path not null,
+  shape polygon not null, ring circle not null, ln line not null,
+  email citext not null, attrs hstore not null, trail ltree not null, at_time timetz not null, payload xml not null,
+  ${projectKey}
+);
+alter table specimens enable row level security; alter table specimens force row level security;
+grant select, insert, update, delete on specimens to {app};`;
+}
+
 export const corpus: readonly CorpusSchema[] = [
   // ── correct schemas: no finding allowed ──────────────────────────────────────────────────────
   { name: 'correct: forced RLS, composite keys (text ids)', flaw: null, sql: '' },
@@ -120,13 +155,34 @@ alter table tasks add column priority text not null check (priority in ('low', '
     sql: `create policy open_only on tasks as restrictive for select to {app} using (not done or done);`,
   },
   {
+    // A CHECK the generator cannot read (nor satisfy by chance).
     name: 'correct: a table the generator cannot fill is reported as not probed, not fatal',
     flaw: null,
-    skipped: 'public.shapes',
-    sql: `create table shapes (id serial primary key, tenant_id {id} not null references tenants(id), origin point not null);
-      alter table shapes enable row level security; alter table shapes force row level security;
-      create policy tenant_isolation on shapes to {app} using (${tenantCheck}) with check (${tenantCheck});
-      grant select, insert, update, delete on shapes to {app};`,
+    skipped: 'public.codes',
+    sql: `create table codes (id serial primary key, tenant_id {id} not null references tenants(id), code text not null check (md5(code) like '000%'));
+      alter table codes enable row level security; alter table codes force row level security;
+      create policy tenant_isolation on codes to {app} using (${tenantCheck}) with check (${tenantCheck});
+      grant select, insert, update, delete on codes to {app};`,
+  },
+  {
+    // A write refused with a data exception (not a privilege or policy refusal) says nothing about
+    // isolation: the probes that wrote are reported as not having acted, so the verdict is incomplete.
+    name: 'correct: a trigger rejects every write of the app role with a data exception',
+    flaw: null,
+    // (The move probe runs with triggers off, so RLS refuses it: it acted.)
+    notActed: { object: 'public.tasks', checkIds: ['probe-write-insert-foreign', 'probe-write-update-foreign'] },
+    sql: `create function writes_through_api() returns trigger language plpgsql as $$
+        begin
+          if current_user <> session_user then raise exception 'tasks are written through the API' using errcode = '22023'; end if;
+          return new;
+        end $$;
+      create trigger writes_through_api before insert or update on tasks for each row execute function writes_through_api();`,
+  },
+  {
+    name: 'correct: a column of every type the catalog shows (arrays, enums, domains, ranges, network, geometric, bit, text search, …) is filled and probed',
+    flaw: null,
+    sql: `${everyTypeTable('foreign key (tenant_id, project_id) references projects (tenant_id, id)')}
+      create policy tenant_isolation on specimens to {app} using (${tenantCheck}) with check (${tenantCheck});`,
   },
   {
     // Rows the target makes itself during the run (here a trigger mirroring every task into an
@@ -146,13 +202,24 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'RLS disabled on a table',
     flaw: 'rls-off',
-    expect: { checkId: 'probe-read-scan', object: 'public.tasks' },
+    expect: {
+      checkIds: [
+        'probe-read-scan',
+        'probe-read-lookup',
+        'probe-aggregate-table',
+        'probe-write-update-foreign',
+        'probe-write-delete-foreign',
+        'probe-write-insert-foreign',
+        'probe-write-move-to-foreign',
+      ],
+      object: 'public.tasks',
+    },
     sql: `alter table tasks disable row level security;`,
   },
   {
     name: 'RLS not forced and the app role owns the table',
     flaw: 'not-forced-owner',
-    expect: { checkId: 'probe-read-scan', object: 'public.projects' },
+    expect: { checkIds: ['probe-read-scan'], object: 'public.projects' },
     // project_summary is a security_invoker view over projects: it shows what projects shows.
     alsoFound: ['public.project_summary'],
     sql: `alter table projects no force row level security; alter table projects owner to {app};`,
@@ -160,7 +227,8 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'app role has BYPASSRLS',
     flaw: 'bypassrls',
-    expect: { checkId: 'probe-read-scan', object: 'public.comments' },
+    // Both sides of a join leak: the join of comments with their tasks returns other tenants' pairs.
+    expect: { checkIds: ['probe-read-scan', 'probe-read-join'], object: 'public.comments' },
     // The role reaches every table, and the view over projects.
     alsoFound: ['public.projects', 'public.tasks', 'public.attachments', 'public.project_summary'],
     sql: `alter role {app} bypassrls;`,
@@ -168,7 +236,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'INSERT without a tenant check',
     flaw: 'insert-no-check',
-    expect: { checkId: 'probe-write-insert-foreign', object: 'public.tasks' },
+    expect: { checkIds: ['probe-write-insert-foreign'], object: 'public.tasks' },
     sql: `drop policy tenant_isolation on tasks;
       create policy t_select on tasks for select to {app} using (${tenantCheck});
       create policy t_insert on tasks for insert to {app} with check (true);
@@ -178,7 +246,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'UPDATE without a tenant check on the new row',
     flaw: 'update-no-check',
-    expect: { checkId: 'probe-write-move-to-foreign', object: 'public.projects' },
+    expect: { checkIds: ['probe-write-move-to-foreign'], object: 'public.projects' },
     sql: `drop policy tenant_isolation on projects;
       create policy p_all on projects for select to {app} using (${tenantCheck});
       create policy p_insert on projects for insert to {app} with check (${tenantCheck});
@@ -188,13 +256,13 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'DELETE policy admits every row',
     flaw: 'delete-open',
-    expect: { checkId: 'probe-write-delete-foreign', object: 'public.comments' },
+    expect: { checkIds: ['probe-write-delete-foreign'], object: 'public.comments' },
     sql: `create policy cleanup on comments for delete to {app} using (true);`,
   },
   {
     name: 'permissive policy widens access',
     flaw: 'permissive-widen',
-    expect: { checkId: 'probe-read-scan', object: 'public.projects' },
+    expect: { checkIds: ['probe-read-scan'], object: 'public.projects' },
     // project_summary is a security_invoker view over projects: it shows what projects shows.
     alsoFound: ['public.project_summary'],
     sql: `create policy funded_projects on projects for select to {app} using (budget >= 0);`,
@@ -202,7 +270,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'fail-open context (empty setting sees everything)',
     flaw: 'fail-open-context',
-    expect: { checkId: /^probe-context-(no-context-set|empty)$/, object: 'public.tasks' },
+    expect: { checkIds: ['probe-context-no-context-set', 'probe-context-empty'], object: 'public.tasks' },
     sql: `drop policy tenant_isolation on tasks;
       create policy tenant_isolation on tasks to {app}
         using (${tenantCheck} or coalesce(current_setting('app.current_tenant', true), '') = '')
@@ -211,7 +279,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'LIKE in the policy: a wildcard context sees everything',
     flaw: 'like-context',
-    expect: { checkId: 'probe-context-wildcard', object: 'public.comments' },
+    expect: { checkIds: ['probe-context-wildcard'], object: 'public.comments' },
     sql: `drop policy tenant_isolation on comments;
       create policy tenant_isolation on comments to {app}
         using (tenant_id::text like current_setting('app.current_tenant', true))
@@ -220,7 +288,7 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'case-insensitive tenant comparison',
     flaw: 'case-insensitive',
-    expect: { checkId: /^probe-(context-another-tenant-s-id-in-other-case|read-scan)$/, object: 'public.projects' },
+    expect: { checkIds: ['probe-context-another-tenant-s-id-in-other-case'], object: 'public.projects' },
     // project_summary is a security_invoker view over projects: it shows what projects shows.
     alsoFound: ['public.project_summary'],
     sql: `drop policy tenant_isolation on projects;
@@ -231,46 +299,127 @@ alter table tasks add column priority text not null check (priority in ('low', '
   {
     name: 'security definer view',
     flaw: 'definer-view',
-    expect: { checkId: 'probe-aggregate-view', object: 'public.budget_totals' },
+    expect: { checkIds: ['probe-aggregate-view'], object: 'public.budget_totals' },
     sql: `create view budget_totals as select count(*) as projects, sum(budget) as budget from projects;
       grant select on budget_totals to {app};`,
   },
   {
     name: 'security definer function',
     flaw: 'definer-function',
-    expect: { checkId: 'probe-aggregate-function', object: 'public.open_task_count()' },
+    expect: { checkIds: ['probe-aggregate-function'], object: 'public.open_task_count()' },
     sql: `create function open_task_count() returns bigint language sql security definer
         as $$ select count(*) from tasks where not done $$;`,
   },
   {
     name: 'child table (no tenant column) without RLS',
     flaw: 'child-no-rls',
-    expect: { checkId: 'probe-read-scan', object: 'public.attachments' },
+    expect: { checkIds: ['probe-read-scan'], object: 'public.attachments' },
     sql: `alter table attachments disable row level security;`,
+  },
+  {
+    // Info, not a leak: a policy that hides some of the tenant's own rows crosses no boundary.
+    name: "over-restricted: a RESTRICTIVE policy hides the tenant's own unbudgeted projects",
+    flaw: 'over-restricted',
+    expect: { checkIds: ['probe-aggregate-over-restricted'], object: 'public.projects' },
+    sql: `create policy budgeted_only on projects as restrictive for select to {app} using (budget > 0);`,
   },
   {
     name: 'global unique constraint',
     flaw: 'global-unique',
-    expect: { checkId: 'probe-existence-unique', object: 'public.comments' },
+    expect: { checkIds: ['probe-existence-unique'], object: 'public.comments' },
     sql: `alter table comments add constraint comments_author_email_key unique (author_email);`,
   },
   {
     name: 'cross-tenant foreign key',
     flaw: 'cross-tenant-fk',
-    expect: { checkId: 'probe-write-foreign-parent', object: 'public.tasks' },
+    expect: { checkIds: ['probe-write-foreign-parent'], object: 'public.tasks' },
     sql: `alter table tasks drop constraint tasks_tenant_id_project_id_fkey;
       alter table tasks add constraint tasks_project_id_fkey foreign key (project_id) references projects (id);`,
   },
   {
     name: 'TRUNCATE granted on a table that others reference',
     flaw: 'truncate-referenced',
-    expect: { checkId: 'probe-write-truncate', object: 'public.projects' },
+    expect: { checkIds: ['probe-write-truncate'], object: 'public.projects' },
     sql: `grant truncate on projects to {app};`,
   },
   {
     name: 'TRUNCATE granted to the app role',
     flaw: 'truncate',
-    expect: { checkId: 'probe-write-truncate', object: 'public.attachments' },
+    expect: { checkIds: ['probe-write-truncate'], object: 'public.attachments' },
     sql: `grant truncate on attachments to {app};`,
+  },
+  {
+    // A blind UPDATE (no WHERE) reads no column, so only UPDATE policies apply: an open one lets a
+    // tenant rewrite every tenant's rows even though its SELECT policy hides them.
+    name: 'UPDATE policy admits every row',
+    flaw: 'update-open',
+    expect: { checkIds: ['probe-write-update-foreign'], object: 'public.tasks' },
+    sql: `create policy bulk_edit on tasks for update to {app} using (true);`,
+  },
+  {
+    name: 'a blank (whitespace-only) setting is taken for "no tenant: show all"',
+    flaw: 'whitespace-context',
+    expect: { checkIds: ['probe-context-whitespace'], object: 'public.tasks' },
+    sql: `drop policy tenant_isolation on tasks;
+      create policy tenant_isolation on tasks to {app}
+        using (${tenantCheck} or btrim(current_setting('app.current_tenant', true)) = '')
+        with check (${tenantCheck});`,
+  },
+  {
+    // An app that stringifies a missing tenant as 'null', and a policy that treats it as "all".
+    name: "the string 'null' in the setting means no tenant filter",
+    flaw: 'null-like-context',
+    expect: { checkIds: ['probe-context-null-like'], object: 'public.comments' },
+    sql: `drop policy tenant_isolation on comments;
+      create policy tenant_isolation on comments to {app}
+        using (tenant_id = coalesce(nullif(current_setting('app.current_tenant', true), 'null')::{id}, tenant_id))
+        with check (${tenantCheck});`,
+  },
+  {
+    name: "a '*' setting is an all-tenants wildcard",
+    flaw: 'star-context',
+    expect: { checkIds: ['probe-context-star'], object: 'public.tasks' },
+    sql: `drop policy tenant_isolation on tasks;
+      create policy tenant_isolation on tasks to {app}
+        using (${tenantCheck} or current_setting('app.current_tenant', true) = '*')
+        with check (${tenantCheck});`,
+  },
+  {
+    name: 'the policy trims the setting, so a padded id is another tenant',
+    flaw: 'trimmed-context',
+    expect: { checkIds: ['probe-context-another-tenant-s-id-padded'], object: 'public.comments' },
+    sql: `drop policy tenant_isolation on comments;
+      create policy tenant_isolation on comments to {app}
+        using (tenant_id = btrim(current_setting('app.current_tenant', true))::{id})
+        with check (${tenantCheck});`,
+  },
+  {
+    // A policy function that builds SQL from the setting by concatenation.
+    name: 'the policy runs SQL concatenated from the setting',
+    flaw: 'injectable-context',
+    expect: { checkIds: ['probe-context-injection', 'probe-context-injection-comment'], object: 'public.tasks' },
+    sql: `create function tenant_visible(t text) returns boolean language plpgsql stable as $$
+        declare ok boolean;
+        begin
+          execute 'select ' || quote_literal(t) || ' = ''' || coalesce(current_setting('app.current_tenant', true), '') || '''' into ok;
+          return ok;
+        end $$;
+      drop policy tenant_isolation on tasks;
+      create policy tenant_isolation on tasks to {app} using (tenant_visible(tenant_id::text)) with check (${tenantCheck});`,
+  },
+  {
+    // Every probe that writes a copy of a stored row (or one of its values) back must act on a
+    // table with every column type: an INSERT copy, a foreign-parent copy, a blind UPDATE of an array.
+    name: 'a table with every column type: open INSERT and UPDATE policies and a foreign key without the tenant',
+    flaw: 'every-type-open-writes',
+    expect: {
+      checkIds: ['probe-write-insert-foreign', 'probe-write-foreign-parent', 'probe-write-update-foreign', 'probe-write-move-to-foreign'],
+      object: 'public.specimens',
+    },
+    sql: `${everyTypeTable('foreign key (project_id) references projects (id)')}
+      create policy s_select on specimens for select to {app} using (${tenantCheck});
+      create policy s_insert on specimens for insert to {app} with check (true);
+      create policy s_update on specimens for update to {app} using (true);
+      create policy s_delete on specimens for delete to {app} using (${tenantCheck});`,
   },
 ];

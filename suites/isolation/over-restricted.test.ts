@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { verifyTarget } from '../../src/index.ts';
+import { corpus } from './corpus.ts';
 import { expectEveryRunSawForeignRows, withCorpusTarget } from './harness.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260401);
@@ -12,11 +13,7 @@ const runs = 3;
 describe('aggregate probe: fewer rows than the tenant\'s own is over-restricted, not a leak', () => {
   test(`red: a restrictive policy hides the tenant's own unbudgeted projects (seed=${seed})`, async () => {
     const result = await withCorpusTarget(
-      {
-        name: 'over-restricted projects',
-        flaw: 'over-restricted',
-        sql: `create policy budgeted_only on projects as restrictive for select to {app} using (budget > 0);`,
-      },
+      corpus.find((c) => c.flaw === 'over-restricted')!,
       ({ target }) => verifyTarget(target, { runs, seed }),
     );
     expectEveryRunSawForeignRows(result, runs);

@@ -20,6 +20,7 @@ import { writeWorld, type CounterBases, type StoredWorld } from '../../world/wri
 import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
 import type { Observation, ProbeCatalog, ProbeRun } from './rls.ts';
+import type { ProbeId } from './registry.ts';
 
 export interface VerifyOptions {
   /** Property runs (worlds generated), before shrinking. */
@@ -61,10 +62,60 @@ export interface VerifyResult {
   readonly elapsedMs: number;
   /** The shrunk counterexample (tenants and rows per table), when findings were made. */
   readonly counterexample: unknown;
-  /** Tables the generator could not fill, so no probe ran on them (with the reason). */
+  /**
+   * Tables the generator could not fill, so no probe ran on them (with the reason; "in k of n
+   * runs" when other runs did probe them). A table that carries a finding is never listed.
+   */
   readonly skippedTables: readonly { readonly table: string; readonly reason: string }[];
+  /** Probes that ran but could not act (PostgreSQL refused the values or statement we built, not the tenant). */
+  readonly probesNotActed: readonly NotActed[];
   /** Why fast-check ended without executing the runs asked for (too many skipped worlds), if it did. */
   readonly gaveUp: string | null;
+}
+
+/** A probe that could not act on an object, and why. */
+export interface NotActed {
+  readonly object: string;
+  readonly checkId: ProbeId;
+  readonly reason: string;
+}
+
+/**
+ * What a verification could not probe, across its runs: tables a world could not fill, and probes
+ * whose statement failed for reasons of its own making (a value or statement PostgreSQL rejects,
+ * not a refusal of the tenant). Anything that carries a finding was probed, so it is left out.
+ */
+export class ProbeCoverage {
+  private readonly skipped = new Map<string, { reason: string; runs: number }>();
+  private readonly probed = new Map<string, number>();
+  private readonly notActed = new Map<string, NotActed>();
+
+  tableSkipped(table: string, reason: string): void {
+    this.skipped.set(table, { reason, runs: (this.skipped.get(table)?.runs ?? 0) + 1 });
+  }
+
+  tableProbed(table: string): void {
+    this.probed.set(table, (this.probed.get(table) ?? 0) + 1);
+  }
+
+  probeCouldNotAct(object: string, checkId: ProbeId, reason: string): void {
+    this.notActed.set(`${checkId}|${object}`, { object, checkId, reason });
+  }
+
+  skippedTables(findings: readonly { readonly object: string }[]): { table: string; reason: string }[] {
+    const found = new Set(findings.map((f) => f.object));
+    return [...this.skipped]
+      .filter(([table]) => !found.has(table))
+      .map(([table, { reason, runs }]) => {
+        const probedRuns = this.probed.get(table) ?? 0;
+        return { table, reason: probedRuns === 0 ? reason : `in ${runs} of ${runs + probedRuns} runs: ${reason}` };
+      });
+  }
+
+  probesNotActed(findings: readonly { readonly object: string; readonly checkId: string }[]): NotActed[] {
+    const found = new Set(findings.map((f) => `${f.checkId}|${f.object}`));
+    return [...this.notActed.entries()].filter(([key, n]) => !found.has(key) && !(this.skipped.has(n.object) && !this.probed.has(n.object))).map(([, n]) => n);
+  }
 }
 
 /** A connection that is open for one verification. */
@@ -197,7 +248,7 @@ export interface PropertyOutcome {
   readonly tables: readonly string[];
   readonly started: number;
   readonly counterexample: unknown;
-  readonly skippedTables: ReadonlyMap<string, string>;
+  readonly coverage: ProbeCoverage;
 }
 
 /** The one-line error for what stopped a verification (a lock wait says so). */
@@ -230,7 +281,8 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
     tables: outcome.tables,
     elapsedMs: Date.now() - outcome.started,
     counterexample: outcome.counterexample,
-    skippedTables: [...outcome.skippedTables].map(([table, reason]) => ({ table, reason })),
+    skippedTables: outcome.coverage.skippedTables(findings),
+    probesNotActed: outcome.coverage.probesNotActed(findings),
     gaveUp,
   };
 }
@@ -288,7 +340,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
   let runsExecuted = 0;
   let runsWithForeignRows = 0;
   let lastFailing: World | null = null;
-  const skippedTables = new Map<string, string>();
+  const coverage = new ProbeCoverage();
   const stats = { probes: 0, foreignRowsSeenByProbes: 0 };
   const progress = (phase: VerifyProgress['phase']) =>
     options.onProgress?.({ phase, tables, run: runsExecuted, runs: options.runs, probes: stats.probes, findings: evidence.size, elapsedMs: Date.now() - started });
@@ -311,11 +363,23 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
           await guardRunTransaction(tx, options);
           const stored = await ctx.write(tx, world);
           const probedBefore = stats.foreignRowsSeenByProbes;
-          for (const [table, reason] of stored.skipped) skippedTables.set(table, reason);
-          const scopedTables = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label)).length;
+          for (const [table, reason] of stored.skipped) coverage.tableSkipped(table, reason);
+          const probed = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
+          for (const t of probed) coverage.tableProbed(t.label);
+          const scopedTables = probed.length;
           if (scopedTables === 0) throw new CannotRunError(`no tenant-scoped table could be filled with generated rows: ${[...stored.skipped.values()][0] ?? 'unknown reason'}`);
           const session = new ProbeSession(tx);
-          await ctx.runProbes({ tx: session, session, target: ctx.target, world: stored, bases: ctx.bases, catalog: ctx.catalog, observe: (o) => observed.push(o), stats });
+          await ctx.runProbes({
+            tx: session,
+            session,
+            target: ctx.target,
+            world: stored,
+            bases: ctx.bases,
+            catalog: ctx.catalog,
+            observe: (o) => observed.push(o),
+            couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
+            stats,
+          });
           await session.flush();
           // A run only proves something if every acting tenant had foreign rows to leak.
           if (stats.foreignRowsSeenByProbes - probedBefore >= ctx.foreignRowsNeeded(world.tenants.length, scopedTables)) runsWithForeignRows += 1;
@@ -354,7 +418,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
       tables,
       started,
       counterexample: failing ? summarizeWorld(ctx.plan, failing) : null,
-      skippedTables,
+      coverage,
     },
     options,
   );

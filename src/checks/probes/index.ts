@@ -6,11 +6,25 @@
  * inside one tenant context; the **oracle** says what that tenant should see or be allowed to do;
  * a mismatch is a **finding**, and a **leak** when data actually crossed a tenant boundary.
  */
-export { type VerifyOptions, type VerifyProgress, type VerifyResult } from './engine.ts';
+export { ProbeCoverage, type NotActed, type VerifyOptions, type VerifyProgress, type VerifyResult } from './engine.ts';
+export { probeCouldNotAct } from './session.ts';
 export { verifyTarget, probeRunners, type ProbeRunner } from './runners.ts';
 export { listTenantTables } from './tables.ts';
 export { pinnedValue } from '../../models/schema.ts';
-export { contextValues, type Observation, type ProbeCatalog } from './rls.ts';
+export { contextValues, type ProbeCatalog } from './rls.ts';
+export {
+  probeChecks,
+  probeCheckById,
+  probeFinding,
+  contextProbes,
+  fillTemplate,
+  type ProbeCheck,
+  type ProbeId,
+  type ContextProbeId,
+  type ProbeHit,
+  type ProbeObservation,
+  type Observation,
+} from './registry.ts';
 export { worldArbitrary, tenantIdsArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
 export { planWorld, type WorldPlan, type TablePlan } from '../../world/plan.ts';
 export { tenantRoleFor, type TenantContext } from '../../target/context.ts';

@@ -3,7 +3,6 @@
  * read, write, aggregate, existence and context probes for every tenant-scoped table, each run as
  * one tenant inside a savepoint that is rolled back, each compared with the oracle.
  */
-import type { Finding, LeakClass, Severity } from '../../findings/types.ts';
 import type { Queryable } from '../../target/connection.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import type { ProbeSurface } from '../../catalog/probe-surface.ts';
@@ -11,12 +10,12 @@ import { enterTenantSql } from '../../models/index.ts';
 import { setSettingSql, tenantSettingSql, type TenantContext } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import type { TablePlan } from '../../world/plan.ts';
-import { insertSql, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
+import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
 import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
-import { attempt, inRolledBackSavepoint, ProbeSession, type Outcome } from './session.ts';
+import { attempt, inRolledBackSavepoint, probeCouldNotAct, ProbeSession, type Outcome } from './session.ts';
+import { contextProbes, probeFinding, type ContextProbeId, type ProbeId, type ProbeObservation } from './registry.ts';
 
-/** A finding before the engine stamps model, seed and path on it. */
-export type Observation = Omit<Finding, 'model' | 'seed' | 'path'>;
+export type { Observation } from './registry.ts';
 
 /** Views and zero-argument functions the app role may use, and remediation hints per table. */
 /** What the probes may use besides the tables (catalog/probe-surface.ts). */
@@ -30,7 +29,10 @@ export interface ProbeRun {
   readonly world: StoredWorld;
   readonly bases: CounterBases;
   readonly catalog: ProbeCatalog;
-  readonly observe: (o: Observation) => void;
+  /** Takes observations made through the registry only (`probeFinding`). */
+  readonly observe: (o: ProbeObservation) => void;
+  /** Reports a probe that could not act on `object` (its statement or values were rejected): not proven. */
+  readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
   /** Counts probes run and, per run, that foreign rows were present for the acting tenant. */
   readonly stats: { probes: number; foreignRowsSeenByProbes: number };
 }
@@ -39,22 +41,35 @@ const probeOrdinalBase = 20_000;
 let probeOrdinal = probeOrdinalBase;
 const nextOrdinal = () => (probeOrdinal = probeOrdinal >= probeOrdinalBase + 9_000 ? probeOrdinalBase + 1 : probeOrdinal + 1);
 
+/** Which check a probe serves and on what: a probe that could not act is reported for it. */
+export interface ProbeFor {
+  readonly id: ProbeId;
+  readonly object: string;
+}
+
+/** Reports `outcome` to `run.couldNotAct` when the probe's own statement or values were rejected. */
+export function judgeActed<R extends object>(run: ProbeRun, about: ProbeFor | undefined, outcome: Outcome<R>): Outcome<R> {
+  if (about && !outcome.ok && probeCouldNotAct(outcome.code)) run.couldNotAct(about.object, about.id, `${outcome.code}: ${outcome.message}`);
+  return outcome;
+}
+
 /** Runs one statement as `context` under a rolled-back savepoint. */
 export async function probe<R extends object = Record<string, unknown>>(
   run: ProbeRun,
   context: TenantContext,
   sql: string,
   values?: readonly unknown[],
+  about?: ProbeFor,
 ): Promise<Outcome<R>> {
   run.stats.probes += 1;
-  return run.session.probe<R>(enterTenantSql(run.target, context), sql, values);
+  return judgeActed(run, about, await run.session.probe<R>(enterTenantSql(run.target, context), sql, values));
 }
 
 /** Like `probe`, with foreign-key and user triggers off first (when the connecting role may). */
-async function probeWithoutTriggers(run: ProbeRun, context: TenantContext, sql: string, values?: readonly unknown[]) {
+async function probeWithoutTriggers(run: ProbeRun, context: TenantContext, sql: string, values?: readonly unknown[], about?: ProbeFor) {
   run.stats.probes += 1;
   const off = run.catalog.canDisableTriggers ? 'set local session_replication_role = replica; ' : '';
-  return run.session.probe(`${off}${enterTenantSql(run.target, context)}`, sql, values);
+  return judgeActed(run, about, await run.session.probe(`${off}${enterTenantSql(run.target, context)}`, sql, values));
 }
 
 const as = (tenant: string): TenantContext => ({ kind: 'tenant', tenant });
@@ -64,7 +79,7 @@ export function rowPredicate(table: TablePlan, row: StoredRow, offset = 0): { sq
   if (table.key) {
     const cols = table.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
     const types = table.key.map((k) => table.relation.columns.find((c) => c.name === k)?.type ?? 'text');
-    const params = table.key.map((k) => toParam(row.values[k]));
+    const params = table.key.map((k) => paramOf(table.relation.columns.find((c) => c.name === k), row.values[k]));
     return { sql: `(${cols}) = (${types.map((t, i) => `$${offset + i + 1}::${t}`).join(', ')})`, params };
   }
   return { sql: `(${rowKeySql}) = $${offset + 1}`, params: [row.key] };
@@ -77,47 +92,42 @@ function touchColumn(table: TablePlan): string | null {
 }
 
 interface Evidence {
-  checkId: string;
-  title: string;
-  severity: Severity;
-  leakClass: LeakClass;
   table: TablePlan | string;
-  acting?: string;
-  victim?: string;
+  acting?: string | undefined;
+  victim?: string | undefined;
   statement: string;
   observed: unknown;
   expected: unknown;
-  cwe: string;
-  remediation: string;
-  /** False for findings where nothing crossed a boundary (a tenant sees less than its own). */
-  leak?: boolean;
+  /** Blanks of the registry's templates besides object, acting and victim ({setting}, {appRole}, {tenantColumn} are filled here). */
+  vars?: Record<string, string>;
+  /** Prefix the remediation with the catalog's hint for the table. */
+  hinted?: boolean;
 }
 
-function record(run: ProbeRun, e: Evidence): void {
-  const object = typeof e.table === 'string' ? e.table : e.table.label;
-  const cause = typeof e.table === 'string' ? undefined : run.catalog.causes.get(e.table.label);
+/** Observes a hit of check `id`: title, severity, class, CWE and remediation come from the registry; the root cause from the catalog. */
+function record(run: ProbeRun, id: ProbeId, e: Evidence): void {
+  const table = typeof e.table === 'string' ? null : e.table;
+  const object = table ? table.label : (e.table as string);
+  const cause = table ? run.catalog.causes.get(table.label) : undefined;
   run.observe({
+    ...probeFinding(id, {
+      object,
+      actingTenant: e.acting,
+      victimTenant: e.victim,
+      statement: e.statement,
+      observed: e.observed,
+      expected: e.expected,
+      vars: {
+        setting: run.target.tenantSetting,
+        appRole: run.target.appRole,
+        tenantColumn: table?.tenantColumn ?? (table ? 'tenant check' : run.target.tenantColumn),
+        ...e.vars,
+      },
+      hint: e.hinted && table ? run.catalog.hints.get(table.label) : undefined,
+    }),
     ...(cause ? { rootCause: cause } : {}),
-    checkId: e.checkId,
-    title: e.title,
-    severity: e.severity,
-    leakClass: e.leakClass,
-    leak: e.leak ?? true,
-    object,
-    ...(e.acting !== undefined ? { actingTenant: e.acting } : {}),
-    ...(e.victim !== undefined ? { victimTenant: e.victim } : {}),
-    statement: e.statement,
-    observed: e.observed,
-    expected: e.expected,
-    cwe: e.cwe,
-    remediation: e.remediation,
   });
 }
-
-const hint = (run: ProbeRun, table: TablePlan, fallback: string) => {
-  const h = run.catalog.hints.get(table.label);
-  return h ? `${h} ${fallback}` : fallback;
-};
 
 /**
  * A verdict on probes already sent: probes are issued without waiting (the connection pipelines
@@ -164,19 +174,14 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     if (scan.ok) {
       const foreign = foreignRows(world, scan.rows, own, [a]);
       if (foreign.length > 0) {
-        record(run, {
-          checkId: 'probe-read-scan',
-          title: `Tenant reads other tenants' rows of ${table.label}`,
-          severity: 'critical',
-          leakClass: 'read',
+        record(run, 'probe-read-scan', {
           table,
           acting,
           victim: ownerOf(world, foreign[0]!),
           statement: scanSql,
           observed: { rows: scan.rows.length, foreignRows: foreign.length, sample: foreign.slice(0, 3).map((k) => world.byKey.get(k)?.values ?? k) },
           expected: { rows: own.size, foreignRows: 0 },
-          cwe: 'CWE-863',
-          remediation: hint(run, table, `Enable (and FORCE) row level security on ${table.label} with a policy USING (${tenantCol ?? 'tenant check'} = current_setting('${run.target.tenantSetting}')) for ${run.target.appRole}; permissive policies are OR-ed, so every one must check the tenant.`),
+          hinted: true,
         });
       }
     }
@@ -218,34 +223,22 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
       }
       // Fewer rows than its own, and none of another tenant's: over-restricted, not a leak.
       if (otherGroups.length === 0 && total < expected.tp_count) {
-        record(run, {
-          checkId: 'probe-aggregate-over-restricted',
-          title: `Aggregates over ${table.label} see fewer rows than the tenant's own`,
-          severity: 'info',
-          leakClass: 'aggregate',
-          leak: false,
+        record(run, 'probe-aggregate-over-restricted', {
           table,
           acting,
           statement: groupSql,
           observed: groups.rows,
           expected: tenantCol ? [{ tp_group: acting, ...expected }] : [expected],
-          cwe: 'CWE-285',
-          remediation: `The SELECT policy on ${table.label} hides some of the tenant's own rows from it: nothing crossed a tenant boundary, but check that the policy admits every row the tenant owns.`,
         });
       } else if (total !== expected.tp_count || otherGroups.length > 0 || measureMismatch) {
-        record(run, {
-          checkId: 'probe-aggregate-table',
-          title: `Aggregates over ${table.label} include other tenants' rows`,
-          severity: 'high',
-          leakClass: 'aggregate',
+        record(run, 'probe-aggregate-table', {
           table,
           acting,
           victim: otherGroups[0]?.tp_group ?? victim,
           statement: groupSql,
           observed: groups.rows,
           expected: tenantCol ? [{ tp_group: acting, ...expected }] : [expected],
-          cwe: 'CWE-863',
-          remediation: hint(run, table, `Aggregates see what the table's SELECT policy admits: fix the policy on ${table.label}.`),
+          hinted: true,
         });
       }
     }
@@ -257,51 +250,41 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
 
   // read: lookup of another tenant's row by its key.
   const lookupSql = `select ${rowKeySql} as tp_key from ${table.sql} t where ${target.sql}`;
-  const lookupSent = probe<{ tp_key: string }>(run, as(acting), lookupSql, target.params);
+  const lookupSent = probe<{ tp_key: string }>(run, as(acting), lookupSql, target.params, { id: 'probe-read-lookup', object: table.label });
   judges.push(async () => {
     const lookup = await lookupSent;
     if (lookup.ok && lookup.rows.length > 0) {
-      record(run, {
-        checkId: 'probe-read-lookup',
-        title: `Tenant looks up another tenant's row of ${table.label} by key`,
-        severity: 'critical',
-        leakClass: 'read',
+      record(run, 'probe-read-lookup', {
         table,
         acting,
         victim,
         statement: lookupSql,
         observed: { params: target.params, rows: lookup.rows.length, row: victimRow.values },
         expected: { rows: 0 },
-        cwe: 'CWE-639',
-        remediation: hint(run, table, `The SELECT policy on ${table.label} must admit only the current tenant's rows.`),
+        hinted: true,
       });
     }
   });
 
   // write: UPDATE and DELETE aimed at another tenant's row (the row count shows what was touched).
   const touch = touchColumn(table);
-  const foreignWrites = [
-    ...(touch ? [{ verb: 'UPDATE', sql: `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)} where ${target.sql}`, counted: 'rowsUpdated', title: 'updates' }] : []),
-    { verb: 'DELETE', sql: `delete from ${table.sql} t where ${target.sql}`, counted: 'rowsDeleted', title: 'deletes' },
-  ] as const;
+  const foreignWrites: readonly { id: ProbeId; sql: string; counted: string }[] = [
+    ...(touch ? [{ id: 'probe-write-update-foreign' as const, sql: `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)} where ${target.sql}`, counted: 'rowsUpdated' }] : []),
+    { id: 'probe-write-delete-foreign', sql: `delete from ${table.sql} t where ${target.sql}`, counted: 'rowsDeleted' },
+  ];
   for (const write of foreignWrites) {
-    const sent = probe(run, as(acting), write.sql, target.params);
+    const sent = probe(run, as(acting), write.sql, target.params, { id: write.id, object: table.label });
     judges.push(async () => {
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount === 0) return;
-      record(run, {
-        checkId: `probe-write-${write.verb.toLowerCase()}-foreign`,
-        title: `Tenant ${write.title} another tenant's row of ${table.label}`,
-        severity: 'critical',
-        leakClass: 'write',
+      record(run, write.id, {
         table,
         acting,
         victim,
         statement: write.sql,
         observed: { params: target.params, [write.counted]: outcome.rowCount },
         expected: { [write.counted]: 0 },
-        cwe: 'CWE-639',
-        remediation: hint(run, table, `The ${write.verb} policy on ${table.label} needs USING (${tenantCol ?? 'tenant check'} = current_setting('${run.target.tenantSetting}')).`),
+        hinted: true,
       });
     });
   }
@@ -312,7 +295,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   const copyOf = (row: StoredRow, tenantId: string, parents: (fk: number) => StoredRow | null) => {
     const ordinal = nextOrdinal();
     // Reuse the stored row's own values for fake columns, freshened where unique.
-    const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(row.values[c.column.name]));
+    const cells = fakeCellsOf(table, row);
     return rowValues(table, { ...spec, cells }, { tenantId, ordinal, bases: run.bases, parent: parents });
   };
   const parentOf = (row: StoredRow) => (fk: number) => parentRowOf(world, table, row, fk);
@@ -321,23 +304,18 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   if (tenantCol) {
     const values = copyOf(victimRow, victim, parentOf(victimRow));
     const sql = insertSql(table, 1, false);
-    const insertedSent = probe(run, as(acting), sql, values);
+    const insertedSent = probe(run, as(acting), sql, values, { id: 'probe-write-insert-foreign', object: table.label });
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
-        record(run, {
-          checkId: 'probe-write-insert-foreign',
-          title: `Tenant inserts a row into ${table.label} for another tenant`,
-          severity: 'critical',
-          leakClass: 'write',
+        record(run, 'probe-write-insert-foreign', {
           table,
           acting,
           victim,
           statement: sql,
           observed: { params: values, inserted: inserted.rowCount },
           expected: 'an error (new row violates row-level security policy)',
-          cwe: 'CWE-639',
-          remediation: hint(run, table, `The INSERT policy on ${table.label} needs WITH CHECK (${tenantCol} = current_setting('${run.target.tenantSetting}')).`),
+          hinted: true,
         });
       }
     });
@@ -345,23 +323,18 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     // PostgreSQL apply the SELECT policy to the new row too, hiding an UPDATE policy without
     // WITH CHECK; foreign keys from child rows would refuse the move for other reasons.
     const moveSql = `update ${table.sql} set ${quoteIdent(tenantCol)} = $1::${table.columns.find((c) => c.source.kind === 'tenant')?.column.type ?? 'text'}`;
-    const movedSent = probeWithoutTriggers(run, as(acting), moveSql, [victim]);
+    const movedSent = probeWithoutTriggers(run, as(acting), moveSql, [victim], { id: 'probe-write-move-to-foreign', object: table.label });
     judges.push(async () => {
       const moved = await movedSent;
       if (moved.ok && moved.rowCount > 0) {
-        record(run, {
-          checkId: 'probe-write-move-to-foreign',
-          title: `Tenant moves its own row of ${table.label} into another tenant`,
-          severity: 'critical',
-          leakClass: 'write',
+        record(run, 'probe-write-move-to-foreign', {
           table,
           acting,
           victim,
           statement: moveSql,
           observed: { params: [victim], rowsMoved: moved.rowCount },
           expected: 'an error (new row violates row-level security policy)',
-          cwe: 'CWE-639',
-          remediation: hint(run, table, `The UPDATE policy on ${table.label} needs WITH CHECK (${tenantCol} = current_setting('${run.target.tenantSetting}')).`),
+          hinted: true,
         });
       }
     });
@@ -382,23 +355,23 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     if (!victimParent) continue;
     const values = copyOf(ownRow, acting, (i) => (i === fk ? victimParent : parentRowOf(world, table, ownRow, i)));
     const sql = insertSql(table, 1, false);
-    const insertedSent = probe(run, as(acting), sql, values);
+    const insertedSent = probe(run, as(acting), sql, values, { id: 'probe-write-foreign-parent', object: table.label });
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
-        record(run, {
-          checkId: 'probe-write-foreign-parent',
-          title: `Tenant's row of ${table.label} references another tenant's ${parent.parent} row`,
-          severity: 'high',
-          leakClass: 'write',
+        record(run, 'probe-write-foreign-parent', {
           table,
           acting,
           victim,
           statement: sql,
           observed: { params: values, foreignKey: parent.foreignKey.name, parentRow: victimParent.values },
           expected: 'an error (foreign key or row-level security violation)',
-          cwe: 'CWE-639',
-          remediation: `Foreign key ${parent.foreignKey.name} on ${table.label} does not include the tenant: make it (${[tenantCol ?? run.target.tenantColumn, ...parent.foreignKey.columns].join(', ')}) referencing a unique (${run.target.tenantColumn}, …) key of ${parent.parent}, or check the parent's tenant in the INSERT/UPDATE policy's WITH CHECK (foreign key checks bypass RLS).`,
+          vars: {
+            parent: parent.parent,
+            foreignKey: parent.foreignKey.name,
+            tenantColumn: run.target.tenantColumn,
+            tenantKey: [tenantCol ?? run.target.tenantColumn, ...parent.foreignKey.columns].join(', '),
+          },
         });
       }
     });
@@ -409,26 +382,21 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     const values = copyOf(ownRow, acting, parentOf(ownRow));
     for (const col of key) {
       const at = table.columns.findIndex((c) => c.column.name === col);
-      if (at >= 0) values[at] = toParam(victimRow.values[col]);
+      if (at >= 0) values[at] = paramOf(table.columns[at]!.column, victimRow.values[col]);
     }
     const sql = insertSql(table, 1, false);
-    const insertedSent = probe(run, as(acting), sql, values);
+    const insertedSent = probe(run, as(acting), sql, values, { id: 'probe-existence-unique', object: table.label });
     judges.push(async () => {
       const inserted = await insertedSent;
       if (!inserted.ok && inserted.code === '23505') {
-        record(run, {
-          checkId: 'probe-existence-unique',
-          title: `A unique key on ${table.label} reveals another tenant's values`,
-          severity: 'medium',
-          leakClass: 'existence',
+        record(run, 'probe-existence-unique', {
           table,
           acting,
           victim,
           statement: sql,
           observed: { params: values, error: inserted.message },
           expected: 'the insert succeeds (values only need to be unique within a tenant)',
-          cwe: 'CWE-203',
-          remediation: `Make the unique key (${key.join(', ')}) on ${table.label} per tenant: (${[tenantCol ?? run.target.tenantColumn, ...key].join(', ')}).`,
+          vars: { key: key.join(', '), tenantKey: [tenantCol ?? run.target.tenantColumn, ...key].join(', ') },
         });
       }
     });
@@ -464,45 +432,40 @@ function probeTruncate(run: ProbeRun, table: TablePlan, judges: Judge[]): void {
       if (!granted.ok || !granted.rows[0]?.ok) return;
       observed = { truncate: outcome.message, truncatePrivilege: true };
     }
-    record(run, {
-      checkId: 'probe-write-truncate',
-      title: `Tenant truncates ${table.label}, removing every tenant's rows`,
-      severity: 'critical',
-      leakClass: 'write',
+    record(run, 'probe-write-truncate', {
       table,
       acting,
       victim: world.tenants[1],
       statement: sql,
       observed,
       expected: 'permission denied',
-      cwe: 'CWE-862',
-      remediation: `REVOKE TRUNCATE ON ${table.label} FROM ${run.target.appRole}: TRUNCATE is not subject to row level security.`,
   });
   });
 }
 
 /** Malformed or missing tenant contexts: each must see and write nothing (beyond an equal tenant's rows). */
-export function contextValues(tenants: readonly string[]): { label: string; value: string | null }[] {
+export function contextValues(tenants: readonly string[]): { id: ContextProbeId; label: string; value: string | null }[] {
   const victim = tenants[0]!;
   const flipped = victim === victim.toUpperCase() ? victim.toLowerCase() : victim.toUpperCase();
-  return [
-    { label: 'no context set', value: null },
-    { label: 'empty', value: '' },
-    { label: 'whitespace', value: ' ' },
-    { label: 'wildcard', value: '%' },
-    { label: 'NULL-like', value: 'null' },
-    { label: 'star', value: '*' },
-    { label: "another tenant's id in other case", value: flipped },
-    { label: "another tenant's id padded", value: ` ${victim} ` },
-    { label: 'injection', value: `' OR '1'='1` },
-    { label: 'injection (comment)', value: `${victim}' OR true --` },
-  ];
+  const values: Record<ContextProbeId, string | null> = {
+    'probe-context-no-context-set': null,
+    'probe-context-empty': '',
+    'probe-context-whitespace': ' ',
+    'probe-context-wildcard': '%',
+    'probe-context-null-like': 'null',
+    'probe-context-star': '*',
+    'probe-context-another-tenant-s-id-in-other-case': flipped,
+    'probe-context-another-tenant-s-id-padded': ` ${victim} `,
+    'probe-context-injection': `' OR '1'='1`,
+    'probe-context-injection-comment': `${victim}' OR true --`,
+  };
+  return contextProbes.map(({ id, label }) => ({ id, label, value: values[id] }));
 }
 
 function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<string, number[]>, judges: Judge[]): void {
   const { world } = run;
   const tenantCol = table.tenantColumn;
-  for (const { label, value } of contextValues(world.tenants)) {
+  for (const { id, value } of contextValues(world.tenants)) {
     const equal = value === null ? [] : (equalities.get(value) ?? []);
     const allowed = visibleKeys(world, table.label, equal);
     const context: TenantContext = { kind: 'raw', value };
@@ -515,7 +478,7 @@ function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<
     let insertStatement = '';
     const victimRow = ownRows(world, table.label, 0)[0];
     if (tenantCol && victimRow && !equal.includes(0)) {
-      const cells = table.columns.filter((c) => c.source.kind === 'fake').map((c) => toParam(victimRow.values[c.column.name]));
+      const cells = fakeCellsOf(table, victimRow);
       const values = rowValues(table, { picks: [], cells }, {
         tenantId: world.tenants[0]!,
         ordinal: nextOrdinal(),
@@ -533,19 +496,15 @@ function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<
       const inserted = insertedSent ? (await insertedSent).ok : false;
       if (seen.length === 0 && written.length === 0 && !inserted) return;
       const statement = seen.length > 0 ? scanSql : written.length > 0 ? updateSql! : insertStatement;
-      record(run, {
-        checkId: `probe-context-${label.replace(/[^a-z]+/gi, '-').replace(/-+$/, '').toLowerCase()}`,
-        title: `A ${label} tenant context fails open on ${table.label}`,
-        severity: 'critical',
-        leakClass: 'context',
+      record(run, id, {
         table,
         victim: seen[0] ? ownerOf(world, seen[0]) : world.tenants[0],
         // Pastes into psql as printed: the setting's value is a literal, never a quoted identifier.
         statement: `${value === null ? '-- tenant setting not set' : `${setSettingSql(run.target.tenantSetting, value)}`};\n${statement}`,
         observed: { context: value, rowsSeen: seen.length, rowsUpdated: written.length, insertedForAnotherTenant: inserted },
         expected: { rowsSeen: 0, rowsUpdated: 0, insertedForAnotherTenant: false },
-        cwe: 'CWE-636',
-        remediation: hint(run, table, `The policy on ${table.label} must fail closed: compare ${tenantCol ?? 'the tenant'} with current_setting('${run.target.tenantSetting}', true) strictly — no OR … = '' fallbacks, no coalesce/nullif to the column itself, no LIKE.`),
+        vars: { tenantColumn: tenantCol ?? 'the tenant' },
+        hinted: true,
     });
     });
   }
@@ -621,22 +580,13 @@ async function probeNonInterference(run: ProbeRun, a: number): Promise<void> {
       if (!r.ok) continue;
       const now = resultFingerprint(r.rows);
       if (now === was) continue;
-      record(run, {
-        checkId: o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function',
-        title: `${o.kind === 'view' ? 'View' : 'Function'} ${o.label} reveals other tenants' data`,
-        severity: 'high',
-        leakClass: 'aggregate',
+      record(run, o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function', {
         table: o.label,
         acting,
         victim: world.tenants.find((_, i) => i !== a),
         statement: o.sql,
         observed: { withOtherTenants: was.split('\n').slice(0, 5), withoutOtherTenants: now.split('\n').slice(0, 5) },
         expected: 'the same result with or without other tenants\' rows',
-        cwe: 'CWE-863',
-        remediation:
-          o.kind === 'view'
-            ? `View ${o.label} runs with its owner's rights and bypasses the callers' policies: recreate it WITH (security_invoker = true), or filter it by current_setting('${run.target.tenantSetting}').`
-            : `Function ${o.label} (SECURITY DEFINER or reading unprotected tables) bypasses row level security: make it SECURITY INVOKER, or filter by current_setting('${run.target.tenantSetting}').`,
       });
     }
   });
@@ -655,28 +605,23 @@ function probeBlindWrites(run: ProbeRun, table: TablePlan, a: number, ownRow: St
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount <= ownCount) return;
       const counted = verb === 'DELETE' ? 'rowsDeleted' : 'rowsUpdated';
-      record(run, {
-        checkId: `probe-write-${verb.toLowerCase()}-foreign`,
-        title: `Tenant ${verb === 'DELETE' ? 'deletes' : 'updates'} other tenants' rows of ${table.label}`,
-        severity: 'critical',
-        leakClass: 'write',
+      record(run, verb === 'DELETE' ? 'probe-write-delete-foreign' : 'probe-write-update-foreign', {
         table,
         acting,
         victim: world.tenants[(a + 1) % world.tenants.length],
         statement,
         observed: { ...(params ? { params } : {}), [counted]: outcome.rowCount },
         expected: { [counted]: ownCount },
-        cwe: 'CWE-639',
-        remediation: hint(run, table, `${verb === 'DELETE' ? 'A' : 'An'} ${verb} policy on ${table.label} admits other tenants' rows: its USING must check ${table.tenantColumn ?? 'the tenant'} = current_setting('${run.target.tenantSetting}').`),
+        hinted: true,
       });
     });
   const deleteSql = `delete from ${table.sql}`;
-  judge('DELETE', deleteSql, probeWithoutTriggers(run, as(acting), deleteSql));
+  judge('DELETE', deleteSql, probeWithoutTriggers(run, as(acting), deleteSql, [], { id: 'probe-write-delete-foreign', object: table.label }));
   const plain = table.columns.find((c) => c.source.kind === 'fake' && !c.source.unique && !(table.key ?? []).includes(c.column.name));
   if (!plain) return;
   const updateSql = `update ${table.sql} set ${quoteIdent(plain.column.name)} = $1::${plain.column.type}`;
-  const params = [toParam(ownRow.values[plain.column.name])];
-  judge('UPDATE', updateSql, probe(run, as(acting), updateSql, params), params);
+  const params = [paramOf(plain.column, ownRow.values[plain.column.name])];
+  judge('UPDATE', updateSql, probe(run, as(acting), updateSql, params, { id: 'probe-write-update-foreign', object: table.label }), params);
 }
 
 /** Joins across tables along each foreign key to a tenant-scoped parent: both sides own rows only. */
@@ -699,19 +644,15 @@ function probeJoins(run: ProbeRun, table: TablePlan, a: number, judges: Judge[])
       const crossing = joined.rows.filter((r) => !ownChild.has(r.tp_child) || !ownParent.has(r.tp_parent));
       if (crossing.length === 0) return;
       const first = crossing[0]!;
-      record(run, {
-        checkId: 'probe-read-join',
-        title: `A join of ${table.label} with ${parent.parent} returns other tenants' rows`,
-        severity: 'critical',
-        leakClass: 'read',
+      record(run, 'probe-read-join', {
         table,
         acting,
         victim: ownerOf(world, ownChild.has(first.tp_child) ? first.tp_parent : first.tp_child),
         statement: sql,
         observed: { rows: joined.rows.length, crossing: crossing.length },
         expected: { crossing: 0 },
-        cwe: 'CWE-863',
-        remediation: hint(run, table, `Both ${table.label} and ${parent.parent} need a SELECT policy that admits only the current tenant's rows.`),
+        vars: { parent: parent.parent },
+        hinted: true,
     });
     });
   }

@@ -16,9 +16,10 @@ import type { TargetConfig } from '../../target/types.ts';
 import { maxTenants, rowArbitrary, tenantIdsArbitrary, type RowSpec } from '../../world/arbitraries.ts';
 import type { WorldPlan } from '../../world/plan.ts';
 import { readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
-import { guardRunTransaction, lockGuarded, preflight, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { guardRunTransaction, lockGuarded, preflight, ProbeCoverage, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import type { Observation, ProbeRun } from './rls.ts';
+import { probeFinding, type ProbeObservation } from './registry.ts';
 import { ProbeSession } from './session.ts';
 
 interface TenantDatabase {
@@ -50,9 +51,9 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
   let runsExecuted = 0;
   let runsWithForeignRows = 0;
   let harnessError: unknown = null;
-  const skippedTables = new Map<string, string>();
+  const coverage = new ProbeCoverage();
   let leaksThisRun = 0;
-  const observe = (o: Observation) => {
+  const observe = (o: ProbeObservation) => {
     if (o.leak) leaksThisRun += 1;
     findings.set(`${o.checkId}|${o.object}|${o.actingTenant}`, o);
   };
@@ -71,21 +72,17 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
         stats.probes += 1;
         const { rows } = await q.query<{ ok: boolean }>(`select has_database_privilege($1, $2, 'CONNECT') as ok`, [role, b.name]);
         if (rows[0]?.ok) {
-          observe({
-            checkId: 'probe-database-connect',
-            title: `Tenant ${a.name}'s role may connect to tenant ${b.name}'s database`,
-            severity: 'high',
-            leakClass: 'privilege',
-            leak: false,
-            object: b.name,
-            actingTenant: a.name,
-            victimTenant: b.name,
-            statement: `select has_database_privilege('${role}', '${b.name}', 'CONNECT')`,
-            observed: true,
-            expected: false,
-            cwe: 'CWE-284',
-            remediation: `REVOKE CONNECT ON DATABASE ${b.name} FROM PUBLIC (and from ${role}); GRANT CONNECT only to ${tenantRoleFor(target, b.name)}.`,
-          });
+          observe(
+            probeFinding('probe-database-connect', {
+              object: b.name,
+              actingTenant: a.name,
+              victimTenant: b.name,
+              statement: `select has_database_privilege('${role}', '${b.name}', 'CONNECT')`,
+              observed: true,
+              expected: false,
+              vars: { actingRole: role, victimRole: tenantRoleFor(target, b.name) },
+            }),
+          );
         }
       }
       const client = clients.get(a.name)!;
@@ -99,20 +96,16 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
         [role],
       );
       if (reach.rows.length > 0) {
-        observe({
-          checkId: 'probe-database-cross-reach',
-          title: `Tenant ${a.name}'s role can reach other databases from its own (dblink/postgres_fdw)`,
-          severity: 'high',
-          leakClass: 'privilege',
-          leak: false,
-          object: a.name,
-          actingTenant: a.name,
-          statement: 'dblink / postgres_fdw functions and foreign servers usable by the tenant role',
-          observed: reach.rows.map((r) => r.name),
-          expected: [],
-          cwe: 'CWE-284',
-          remediation: `Revoke EXECUTE on dblink functions and USAGE on foreign servers from ${role} (and PUBLIC) in ${a.name}, or drop the extensions.`,
-        });
+        observe(
+          probeFinding('probe-database-cross-reach', {
+            object: a.name,
+            actingTenant: a.name,
+            statement: 'dblink / postgres_fdw functions and foreign servers usable by the tenant role',
+            observed: reach.rows.map((r) => r.name),
+            expected: [],
+            vars: { actingRole: role },
+          }),
+        );
       }
     }
 
@@ -158,13 +151,16 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
                 bases: victim.bases,
                 catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true, causes: new Map() },
                 observe,
+                couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
                 stats,
               };
+              const probed = victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
+              for (const [label, reason] of stored.skipped) coverage.tableSkipped(`${victim.name}:${label}`, reason);
+              for (const table of probed) coverage.tableProbed(`${victim.name}:${table.label}`);
               for (const a of tenants) {
                 if (a === v) continue;
                 const acting = dbs[a]!.name;
-                for (const [label, reason] of stored.skipped) skippedTables.set(`${victim.name}:${label}`, reason);
-                for (const table of victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label))) {
+                for (const table of probed) {
                   await probeForeignTable(
                     run,
                     {
@@ -172,10 +168,9 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
                       acting,
                       victim: victim.name,
                       victimIndex: 0,
-                      prefix: 'probe-database',
+                      model: 'database',
                       object: (t) => `${victim.name}:${t.label}`,
-                      remediation: (t) =>
-                        `Role ${tenantRoleFor(target, acting)} has privileges on ${t.label} in ${victim.name}: REVOKE ALL ON ${t.label} FROM PUBLIC and from other tenants' roles; grant only ${tenantRoleFor(target, victim.name)}.`,
+                      remediation: (t) => ({ actingRole: tenantRoleFor(target, acting), victimRole: tenantRoleFor(target, victim.name), table: t.label }),
                     },
                     table,
                   );
@@ -210,7 +205,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
         tables,
         started,
         counterexample: null,
-        skippedTables,
+        coverage,
       },
       options,
     );

@@ -14,6 +14,7 @@ import { readCounterBases, rowKeySql, writeWorld } from '../../world/write.ts';
 import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import type { ProbeRun } from './rls.ts';
+import { probeFinding } from './registry.ts';
 
 /** All probes of one world for the schema model. */
 async function runSchemaProbes(run: ProbeRun): Promise<void> {
@@ -44,13 +45,14 @@ async function runSchemaProbes(run: ProbeRun): Promise<void> {
             acting,
             victim,
             victimIndex: v,
-            prefix: 'probe-schema',
+            model: 'schema',
             ...(sharedRole ? { rootCause: sharedRole } : {}),
             object: (t) => t.label,
-            remediation: (t) =>
-              target.tenantRole
-                ? `Role ${role} (tenant ${acting}) reaches ${t.label}: REVOKE ALL ON SCHEMA ${quoteIdent(victim)} and its tables FROM ${role} (and FROM PUBLIC); grant each tenant role USAGE and table privileges on its own schema only.`
-                : `The shared role ${target.appRole} has privileges in every tenant schema, so search_path is no boundary: use one role per tenant (--tenant-role) with USAGE on its own schema only, or revoke ${target.appRole}'s access to ${victim}.`,
+            remediation: (t) => ({
+              fix: target.tenantRole
+                ? `role ${role} (tenant ${acting}) reaches ${t.label}: REVOKE ALL ON SCHEMA ${quoteIdent(victim)} and its tables FROM ${role} (and FROM PUBLIC); grant each tenant role USAGE and table privileges on its own schema only.`
+                : `the shared role ${target.appRole} has privileges in every tenant schema, so search_path is no boundary: use one role per tenant (--tenant-role) with USAGE on its own schema only, or revoke ${target.appRole}'s access to ${victim}.`,
+            }),
           },
           table,
         );
@@ -63,20 +65,16 @@ async function runSchemaProbes(run: ProbeRun): Promise<void> {
       run.stats.probes += 1;
       const elsewhere = scan.ok ? scan.rows.filter((r) => !r.tp_key.startsWith(`${table.relation.oid}:`)) : [];
       if (elsewhere.length > 0) {
-        run.observe({
-          checkId: 'probe-schema-read-unqualified',
-          title: `Unqualified ${table.relation.name} in tenant ${acting}'s context reads rows outside its schema`,
-          severity: 'critical',
-          leakClass: 'read',
-          leak: true,
-          object: table.label,
-          actingTenant: acting,
-          statement: sql,
-          observed: { rows: elsewhere.length },
-          expected: `only rows of ${table.label}`,
-          cwe: 'CWE-863',
-          remediation: `Set search_path to the tenant's schema only (no shared schema ahead of or after it that holds a table of the same name).`,
-        });
+        run.observe(
+          probeFinding('probe-schema-read-unqualified', {
+            object: table.label,
+            actingTenant: acting,
+            statement: sql,
+            observed: { rows: elsewhere.length, sample: elsewhere.slice(0, 3).map((r) => r.tp_key) },
+            expected: `only rows of ${table.label}`,
+            vars: { name: table.relation.name },
+          }),
+        );
       }
     }
   }

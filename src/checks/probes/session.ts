@@ -138,3 +138,12 @@ export class ProbeSession implements Queryable {
     }
   }
 }
+
+/**
+ * SQLSTATEs that mean a probe's own statement or values were at fault (a malformed literal, a
+ * type mismatch), so the probe could not act — as opposed to a refusal (privilege, policy,
+ * constraint, trigger), which is what isolation looks like.
+ */
+export function probeCouldNotAct(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('22') || ['42601', '42804', '42846', '42883', '42P18'].includes(code));
+}

@@ -1,0 +1,126 @@
+/**
+ * The schema-per-tenant and database-per-tenant corpora: correct layouts, and layouts carrying one
+ * flaw each with the probe checks that must find it (models.test.ts runs them; probe-corpus.test.ts
+ * checks that every probe id of these models has a red case here).
+ */
+import type { ProbeId } from '../../src/index.ts';
+
+export const tenantTables = (s: string) => `
+create table ${s}.customers (id bigint generated always as identity primary key, email text not null unique, name text not null);
+create table ${s}.orders (id serial primary key, customer_id bigint not null references ${s}.customers(id),
+  total_cents int not null check (total_cents >= 0), note text);`;
+
+export interface SchemaCase {
+  name: string;
+  flaw: string | null;
+  shared?: boolean;
+  /** Each schema's tables carry tenant_id pinned by CHECK to that schema's own tenant id. */
+  pinned?: boolean;
+  extra?: (schemas: string[], roles: string[]) => string;
+  /** Every one of these checks must be found on the object (one of the schemas' tables). */
+  expect?: { checkIds: readonly ProbeId[]; object: (schemas: string[]) => string };
+  /** Other objects the flaw rightly reaches; a finding on any object not named is refused as spurious. */
+  alsoFound?: (schemas: string[]) => string[];
+}
+
+export const schemaCases: SchemaCase[] = [
+  { name: 'correct: one role per tenant schema', flaw: null },
+  { name: 'correct: tenant_id pinned by CHECK to the schema\'s own tenant', flaw: null, pinned: true },
+  {
+    name: 'correct: a trigger copies members into a global directory whose foreign key the tenant table does not show',
+    flaw: null,
+    extra: (s, r) => `
+      create table public.people (id bigint primary key);
+      create table public.directory (person_id bigint not null references public.people (id));
+      create function public.to_directory() returns trigger language plpgsql security definer set search_path = pg_catalog as $$
+        begin insert into public.directory values (new.person_id); return new; end $$;
+      ${s.map((schema, i) => `create table ${schema}.members (person_id bigint primary key);
+        create trigger to_directory after insert on ${schema}.members for each row execute function public.to_directory();
+        grant select, insert, update, delete on ${schema}.members to ${r[i]};`).join('\n')}`,
+  },
+  {
+    name: 'tenant_id pinned, and a tenant table granted to PUBLIC',
+    flaw: 'public-grant-pinned',
+    pinned: true,
+    extra: (s) => `grant usage on schema ${s[2]} to public; grant select on ${s[2]}.orders to public;`,
+    expect: { checkIds: ['probe-schema-read'], object: (s) => `${s[2]}.orders` },
+  },
+  {
+    name: 'a tenant table granted to PUBLIC',
+    flaw: 'public-grant',
+    extra: (s) => `grant usage on schema ${s[1]} to public; grant select on ${s[1]}.customers to public;`,
+    expect: { checkIds: ['probe-schema-read'], object: (s) => `${s[1]}.customers` },
+  },
+  {
+    name: "a grant into another tenant's schema",
+    flaw: 'cross-grant',
+    extra: (s, r) => `grant usage on schema ${s[1]} to ${r[0]}; grant delete on ${s[1]}.orders to ${r[0]};`,
+    expect: { checkIds: ['probe-schema-delete'], object: (s) => `${s[1]}.orders` },
+  },
+  {
+    name: "INSERT and UPDATE granted into another tenant's schema",
+    flaw: 'cross-grant-write',
+    extra: (s, r) => `grant usage on schema ${s[1]} to ${r[0]}; grant insert, update on ${s[1]}.orders to ${r[0]};`,
+    expect: { checkIds: ['probe-schema-update', 'probe-schema-insert'], object: (s) => `${s[1]}.orders` },
+  },
+  {
+    // Tenant tables made from a template by INHERITS: the parent's scans include the children's
+    // rows, checked against the parent's privileges only.
+    name: "another tenant's table inherits from this tenant's (INHERITS)",
+    flaw: 'inherited-table',
+    extra: (s) => `alter table ${s[1]}.orders inherit ${s[0]}.orders;`,
+    expect: { checkIds: ['probe-schema-read-unqualified'], object: (s) => `${s[0]}.orders` },
+  },
+  {
+    name: 'one shared role for every schema (search_path is the only boundary)',
+    flaw: 'shared-role',
+    shared: true,
+    expect: { checkIds: ['probe-schema-read', 'probe-schema-update', 'probe-schema-delete', 'probe-schema-insert'], object: () => '.customers' },
+    // The shared role reaches every table of every schema.
+    alsoFound: (s) => s.map((schema) => `${schema}.orders`),
+  },
+];
+
+export interface DatabaseCase {
+  name: string;
+  flaw: string | null;
+  /** SQL run in the second tenant's database. */
+  extra?: string;
+  keepPublicConnect?: boolean;
+  /** Every one of these checks must be found on the object. */
+  expect?: { checkIds: readonly ProbeId[]; object: (dbs: string[]) => string };
+  /** Other objects the flaw rightly reaches; a finding on any object not named is refused as spurious. */
+  alsoFound?: (dbs: string[]) => string[];
+}
+
+export const databaseCases: DatabaseCase[] = [
+  { name: 'correct: CONNECT and tables for the own role only', flaw: null },
+  {
+    name: 'CONNECT left to PUBLIC',
+    flaw: 'connect-public',
+    keepPublicConnect: true,
+    expect: { checkIds: ['probe-database-connect'], object: (d) => d[1]! },
+    // Both tenant databases keep CONNECT for PUBLIC.
+    alsoFound: (d) => [d[0]!],
+  },
+  {
+    name: 'a table granted to PUBLIC inside a tenant database',
+    flaw: 'table-public',
+    extra: 'grant select on public.customers to public;',
+    expect: { checkIds: ['probe-database-read'], object: (d) => `${d[1]}:public.customers` },
+  },
+  {
+    name: 'writes on a table granted to PUBLIC inside a tenant database',
+    flaw: 'table-public-write',
+    extra: 'grant insert, update, delete on public.orders to public;',
+    expect: { checkIds: ['probe-database-update', 'probe-database-delete', 'probe-database-insert'], object: (d) => `${d[1]}:public.orders` },
+  },
+  {
+    // dblink's functions are executable by PUBLIC once the extension is created.
+    name: 'dblink installed in a tenant database',
+    flaw: 'dblink',
+    extra: 'create extension dblink;',
+    expect: { checkIds: ['probe-database-cross-reach'], object: (d) => d[1]! },
+  },
+];
+

@@ -10,7 +10,7 @@ import type { IsolationModel } from '../../models/types.ts';
 import { setRoleSql } from '../../target/context.ts';
 import type { Relation } from '../../catalog/types.ts';
 import type { Queryable } from '../../target/connection.ts';
-import { quoteIdent, withClient, withTransaction } from '../../target/connection.ts';
+import { withClient, withTransaction } from '../../target/connection.ts';
 import { CannotRunError, describeError } from '../../errors.ts';
 import type { Finding } from '../../findings/types.ts';
 import type { TargetConfig } from '../../target/types.ts';

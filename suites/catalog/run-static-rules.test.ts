@@ -17,6 +17,18 @@ describe('runStaticRules', () => {
     expect(rulesRun).toEqual(rules.filter((r) => r.models.includes(model)).map((r) => r.id));
   });
 
+  test('--schemas: the rules look only where the target says tenant tables are (rls)', async () => {
+    await using db = await fixtureDatabase('rls');
+    // A table with a tenant column and no RLS, in a schema outside --schemas (another app's, say).
+    await db.apply('create schema @other;\ncreate table @other.ledger (id int primary key, tenant_id uuid not null, amount int);\ngrant usage on schema @other to @app;\ngrant select on @other.ledger to @app;');
+    const everywhere = await db.run();
+    expect(everywhere.findings.filter((f) => f.checkId === 'rls-disabled').map((f) => f.object)).toEqual([`${db.prefix}_other.ledger`]);
+    const publicOnly = await db.run({ schemas: ['public'] });
+    expect(publicOnly.findings.filter((f) => f.object.includes('ledger'))).toEqual([]);
+    const otherOnly = await db.run({ schemas: [`${db.prefix}_other`, 'public'] });
+    expect(otherOnly.findings.filter((f) => f.checkId === 'rls-disabled').map((f) => f.object)).toEqual([`${db.prefix}_other.ledger`]);
+  });
+
   test('only/skip narrow the rules', async () => {
     await using db = await fixtureDatabase('rls');
     await db.apply('alter role @app bypassrls;\ngrant truncate on tasks to @app;');

@@ -26,7 +26,9 @@ function tenantRoleOf(target: TargetConfig, unit: string): string | null {
 }
 
 export async function buildRuleContext(q: Queryable, target: TargetConfig, options: ContextOptions = {}): Promise<RuleContext> {
-  const structure = await introspectStructure(q, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable });
+  // rls: --schemas limits where tenant tables are (a hybrid's shared schema); the rules look there only, like the probes.
+  const only = target.model === 'rls' && target.schemas && target.schemas.length > 0 ? { schemas: target.schemas } : {};
+  const structure = await introspectStructure(q, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable, ...only });
   const schemaNames = target.model === 'schema' ? await discoverTenantSchemas(q, target.schemaPattern) : [];
   const databaseNames = target.model === 'database' ? await discoverTenantDatabases(q, target.databasePattern) : [];
   const tenantSchemas: TenantUnit[] = schemaNames.map((name) => ({ name, role: tenantRoleOf(target, name) }));

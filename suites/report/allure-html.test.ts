@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findTool, needTool, scratchDatabase, withClient, type ScratchDatabase } from '../../fixtures/index.ts';
 import { buildAllureReport, stripAnalytics } from '../../reports/allure-html.ts';
 
@@ -52,8 +52,6 @@ describe('the Allure report opens from disk and shows a seeded leak', () => {
     if (out) rmSync(out, { recursive: true, force: true });
   });
 
-  beforeEach((context) => needTool(browser, context));
-
   test('the seeded leak is found (exit 1); the report, rebuilt from scratch, is one HTML file without analytics', () => {
     expect(reportFile).toBe(join(out, 'allure-report', 'index.html'));
     expect(verifyExit).toBe(1);
@@ -65,7 +63,8 @@ describe('the Allure report opens from disk and shows a seeded leak', () => {
     expect(stripAnalytics(tagged)).toBe('<body>\n</body>');
   });
 
-  test('opened from file:// in headless Chromium it renders the leak and requests nothing else', async () => {
+  test('opened from file:// in headless Chromium it renders the leak and requests nothing else', async (context) => {
+    await needTool(browser, context);
     const instance = await chromium.launch({
       executablePath: browser.binary!,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],

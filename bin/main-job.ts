@@ -9,7 +9,8 @@
  *    same command — it must be caught (exit 1). A verifier that passes a broken build has no teeth.
  * 3. Run the k6 noisy-neighbour scenario on the shipped build (must hold) and on the
  *    `rate-limit-global`, `stats-unscoped` and `cache-key-unscoped` variants (must be caught).
- * 4. Generate the Allure report from every run's results and write reports/compliance-summary.md.
+ * 4. Generate the Allure report from this run's results (each target under its own name, red cases
+ *    labelled) and write reports/compliance-summary.md.
  *
  * Exit 0 when every expectation held, 1 otherwise. Step 3 needs k6: the job builds it once with
  * Go (load/install-k6.sh, cached in ~/.cache/tenantproof); without k6 and Go — or with
@@ -17,7 +18,7 @@
  * get k6, and do not fail the job, unless TENANTPROOF_REQUIRE_TOOLS=1 (as .ci/run sets).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createScratchDatabase } from '../fixtures/db.ts';
 import { startPostgres, type PostgresServer } from '../fixtures/postgres/index.ts';
@@ -36,7 +37,7 @@ interface Outcome {
 
 const reportsRoot = 'reports';
 const verifyRoot = join(reportsRoot, 'verify');
-const allureResults = join(reportsRoot, 'allure-results');
+const allureResults = join(verifyRoot, 'allure-results');
 const seed = process.env.TENANTPROOF_SEED ?? '20261125';
 const runs = process.env.TENANTPROOF_RUNS ?? '10';
 
@@ -223,11 +224,32 @@ async function load(name: string, args: readonly string[]): Promise<Outcome> {
   return { name, kind: 'load', expected: 0, actual, seconds };
 }
 
+/**
+ * This run's results only (the folder lives under reports/verify, emptied at the start), each
+ * target's under its own name and history: every target runs the same checks, and results with
+ * one historyId would be merged as retries (a shipped build's pass hidden under a red case's
+ * failure). Red cases, whose findings are the expected outcome, say so in their suite's name.
+ */
 function collectAllureResults(outcomes: readonly Outcome[]): void {
   mkdirSync(allureResults, { recursive: true });
   for (const outcome of outcomes) {
     const dir = outcome.reportDir && join(outcome.reportDir, 'allure-results');
-    if (dir && existsSync(dir)) for (const file of readdirSync(dir)) cpSync(join(dir, file), join(allureResults, file));
+    if (!dir || !existsSync(dir)) continue;
+    const suite = outcome.expected === 0 ? `${outcome.name} (must verify)` : `${outcome.name} (red case: findings expected)`;
+    for (const file of readdirSync(dir)) {
+      if (!file.endsWith('-result.json')) {
+        cpSync(join(dir, file), join(allureResults, file));
+        continue;
+      }
+      const result = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+        historyId?: string; testCaseId?: string; labels?: { name: string; value: string }[]; parameters?: { name: string; value: string }[];
+      };
+      result.historyId = `${result.testCaseId ?? result.historyId}:${outcome.name}`;
+      result.labels = [...(result.labels ?? []).filter((l) => l.name !== 'parentSuite'), { name: 'parentSuite', value: suite }];
+      if (outcome.expected !== 0) result.labels.push({ name: 'tag', value: 'expected red case' });
+      result.parameters = [{ name: 'target', value: outcome.name }, ...(result.parameters ?? [])];
+      writeFileSync(join(allureResults, file), JSON.stringify(result));
+    }
   }
 }
 
@@ -275,7 +297,7 @@ async function main(): Promise<number> {
   console.log(`\n${text}`);
   // One HTML file that opens from disk, without analytics, rebuilt from scratch (reports/allure-html.ts).
   const report = spawnSync(process.execPath, ['--import', 'tsx', 'reports/allure-html.ts', allureResults], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (report.status !== 0) console.log('raw Allure results are in reports/allure-results');
+  if (report.status !== 0) console.log(`raw Allure results are in ${allureResults}`);
   const ran = outcomes.filter((o) => !o.notRun);
   const held = ran.filter(ok).length;
   const notRun = outcomes.find((o) => o.notRun)?.notRun;

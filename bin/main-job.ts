@@ -260,7 +260,7 @@ const ok = (o: Outcome) => (o.notRun ? !toolsRequired : o.actual === o.expected)
 function summary(outcomes: readonly Outcome[]): string {
   const rows = outcomes.map((o) =>
     o.notRun
-      ? `| ${o.kind} | ${o.name} | ${o.expected} | not run | ${toolsRequired ? '**NOT RUN** (TENANTPROOF_REQUIRE_TOOLS=1)' : 'not run'}: ${o.notRun} | — |`
+      ? `| ${o.kind} | ${o.name} | ${o.expected} | not run | ${toolsRequired ? '**NOT RUN** (TENANTPROOF_REQUIRE_TOOLS=1)' : 'not run (below)'} | — |`
       : `| ${o.kind} | ${o.name} | ${o.expected} | ${o.actual ?? 'killed'} | ${ok(o) ? 'as expected' : '**UNEXPECTED**'} | ${o.seconds.toFixed(1)} s |`,
   );
   const notRun = outcomes.filter((o) => o.notRun).length;
@@ -275,6 +275,8 @@ function summary(outcomes: readonly Outcome[]): string {
     '| kind | target | expected | actual | result | time |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows,
+    '',
+    ...[...new Set(outcomes.flatMap((o) => (o.notRun ? [o.notRun] : [])))].map((why) => `Not run: ${why}.`),
     '',
     `Per-target reports (findings.json, junit.xml, tenantproof.sarif, summary.md): ${verifyRoot}/<target>/. Load summaries: ${reportsRoot}/load/.`,
     '',

@@ -6,7 +6,7 @@ export default defineConfig({
   plugins: {
     awesome: {
       options: {
-        singleFile: false,
+        singleFile: true,
         reportName: 'tenantproof — tenant isolation evidence',
         groupBy: ['parentSuite', 'suite', 'subSuite'],
       },

@@ -25,6 +25,7 @@ export default defineConfig({
       'default',
       ['junit', { outputFile: junitFile }],
       ['allure-vitest/reporter', { resultsDir }],
+      './fixtures/skip-notes-reporter.ts',
     ],
     projects: suiteFolders.map((name) => ({
       extends: true,

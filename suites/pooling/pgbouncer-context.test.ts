@@ -7,9 +7,13 @@
  * set_config, session temp tables) it must see the previous tenant's rows — the check's red case.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { scratchDatabase, startPgBouncer, type PgBouncer } from '../../fixtures/index.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { findTool, needTool, scratchDatabase, startPgBouncer, type PgBouncer } from '../../fixtures/index.ts';
 import { withClient, type ScratchDatabase } from '../../src/index.ts';
+
+// Without pgbouncer each test is skipped with the reason and how to get it (a failure under
+// TENANTPROOF_REQUIRE_TOOLS=1, as in CI).
+const pgbouncer = findTool('pgbouncer');
 
 const appPassword = 'app-password';
 
@@ -78,6 +82,7 @@ describe('tenant context through PgBouncer (transaction pooling, one server conn
   let url: string;
 
   beforeAll(async () => {
+    if (!pgbouncer.binary) return;
     db = await scratchDatabase('pooling');
     await withClient(db.url, async (c) => {
       await c.query(`do $$ begin
@@ -91,9 +96,12 @@ describe('tenant context through PgBouncer (transaction pooling, one server conn
       users: [{ name: 'tp_pool_app', password: appPassword }],
       poolMode: 'transaction',
       poolSize: 1,
+      binary: pgbouncer.binary,
     });
     url = bouncer.urlFor('tp_pool_app', appPassword, db.name);
   });
+
+  beforeEach((context) => needTool(pgbouncer, context));
 
   afterAll(async () => {
     await bouncer?.stop();

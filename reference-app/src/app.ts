@@ -204,6 +204,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     meter: new UsageMeter(pool),
     poolShare,
     reportTimeoutsMs: options.reportTimeoutsMs,
+    appRole: vulnerable.has('rls-not-forced') && database.ownerUrl ? database.roles.owner : database.roles.app,
   };
   jobs.register('export-projects', exportProjects(services.tenancy));
   let server;

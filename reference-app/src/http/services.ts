@@ -33,6 +33,8 @@ export interface Services {
   readonly meter: UsageMeter;
   /** Each tenant's share of the shared pool (`tenancy/pool-share.ts`). */
   readonly poolShare: PoolShare;
+  /** The app's login role (what a pooled connection outside any tenant context must be). */
+  readonly appRole: string;
   /** The heavy report's statement_timeout per plan, ms. */
   readonly reportTimeoutsMs: Readonly<Record<PlanName, number>>;
   /** The background job queue (`jobs/queue.ts`): jobs carry the tenant of the context they were enqueued in. */

@@ -16,9 +16,47 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 export function metricsRoutes(app: FastifyInstance, services: Services, metricsToken: string): void {
-  app.get('/metrics', async (request, reply) => {
-    const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
+  const operator = (authorization: string | undefined) => {
+    const match = /^Bearer (.+)$/.exec(authorization ?? '');
     if (!match?.[1] || !sameSecret(match[1], metricsToken)) throw new HttpError(401, 'metrics need the deployment metrics token');
+  };
+
+  /**
+   * GET /health/isolation: the isolation canary. On a connection of the shared pool, outside any
+   * tenant context — where code that forgot to enter a tenant would run — PostgreSQL must see the
+   * app's login role, no tenant setting, no tenant schema on the search_path, and no tenant rows
+   * (qualified or not). Whatever it does see is returned (row names included), so a context that
+   * outlived its transaction shows as another tenant's data in this answer.
+   */
+  app.get('/health/isolation', async (request) => {
+    operator(request.headers.authorization);
+    const client = await services.pool.connect();
+    try {
+      const { rows } = await client.query<{ role: string; tenant: string | null; search_path: string }>(
+        `select current_user as role, nullif(current_setting('app.current_tenant', true), '') as tenant, current_setting('search_path') as search_path`,
+      );
+      const seen: string[] = [];
+      for (const table of ['app.projects', 'projects']) {
+        try {
+          const { rows: names } = await client.query<{ name: string }>(`select name from ${table} order by name limit 20`);
+          seen.push(...names.map((r) => r.name));
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code !== '42501' && code !== '42P01') throw error; // refused or not on the path: nothing seen
+        }
+      }
+      const role = rows[0]?.role ?? '';
+      const tenant = rows[0]?.tenant ?? null;
+      const searchPath = rows[0]?.search_path ?? '';
+      const ok = role === services.appRole && tenant === null && !/tenant_/.test(searchPath) && seen.length === 0;
+      return { ok, role, tenant, searchPath, visibleProjects: seen };
+    } finally {
+      client.release();
+    }
+  });
+
+  app.get('/metrics', async (request, reply) => {
+    operator(request.headers.authorization);
     const { pool, poolShare } = services;
     const lines = [
       '# HELP tenantproof_pool_connections Connections of the shared pool (rls and schema tenants).',

@@ -214,6 +214,13 @@ async function main(): Promise<number> {
     outcomes.push(await load('red case: rate-limit-global', ['--vulnerabilities', 'rate-limit-global', '--expect-fail']));
     outcomes.push(await load('red case: stats-unscoped', ['--vulnerabilities', 'stats-unscoped', '--expect-fail']));
     outcomes.push(await load('red case: cache-key-unscoped', ['--vulnerabilities', 'cache-key-unscoped', '--expect-fail']));
+    for (const protection of ['no-rate-limit', 'no-pool-share', 'no-statement-timeout']) {
+      outcomes.push(await load(`red case: ${protection}`, ['--scenario', 'noisy-neighbour', '--vulnerabilities', protection, '--expect-fail']));
+    }
+    outcomes.push(await load('isolation under load, hybrid: shipped build holds', ['--scenario', 'isolation-under-load', '--model', 'hybrid']));
+    for (const vulnerability of ['session-level-context', 'search-path-session', 'shared-store-key-unscoped']) {
+      outcomes.push(await load(`isolation under load, red case: ${vulnerability}`, ['--scenario', 'isolation-under-load', '--model', 'hybrid', '--vulnerabilities', vulnerability, '--expect-fail']));
+    }
   }
   collectAllureResults(outcomes);
   const text = summary(outcomes);

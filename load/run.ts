@@ -184,6 +184,9 @@ async function main(): Promise<number> {
   for (const v of vulnerable) {
     if (values['expect-fail'] && !tiedThresholds[scenario][v]) throw new CannotRunError(`the ${scenario} scenario has no threshold tied to ${v}`);
   }
+  if (scenario === 'noisy-neighbour' && model === 'database' && vulnerable.includes('no-pool-share')) {
+    throw new CannotRunError('no-pool-share does not apply to --model database: a database tenant has a pool of its own, not a share of the shared pool');
+  }
   if (!existsSync(k6Bin)) throw new CannotRunError(`no k6 binary at ${k6Bin}: run bash load/install-k6.sh (or set K6_BIN)`);
 
   const variant = `${scenario}/${model}/${vulnerable.length ? vulnerable.join('+') : 'correct'}`;
@@ -259,7 +262,7 @@ async function main(): Promise<number> {
         VICTIM_RATE: String(profile.victimRate),
         AGGRESSOR_RATE: String(profile.aggressorRate),
         AGGRESSOR_VUS: '100',
-        POOL_SHARE: '2',
+        POOL_SHARE: aggressor.model === 'database' ? 'off' : '2',
         REPORT_BOUND_MS: String(reportTimeoutMs * 3),
         METRICS_TOKEN: metricsToken,
         SUMMARY_DIR: summaryDir,

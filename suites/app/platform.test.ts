@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { VulnerabilityName } from '../../reference-app/src/index.ts';
-import { withClient } from '../../fixtures/index.ts';
+import { resolveVerifyConfig, runStaticRules, withClient } from '../../fixtures/index.ts';
 import { createProjects, signUp, startTestApp, type SignedUpTenant, type TestApp } from './harness.ts';
 import { checkReportTimeout, platformCaughtBy, platformChecks, seedHeavyTenant, supportAgent, type PlatformVulnerability } from './platform-checks.ts';
 
@@ -118,6 +118,17 @@ describe('red cases: each platform vulnerability is caught, with its symptom', (
     const leaks = await platformChecks['usage partitions are reached through the parent only'](t, a, b);
     const victimRows = leaks.reduce((n, l) => n + ((l.observed as { victimRows?: number }).victimRows ?? 0), 0);
     expect(victimRows).toBeGreaterThan(0);
+  });
+
+  test("partitions-granted-directly is caught by tenantproof's static rules (rls-disabled on each partition); the shipped build has no such finding", async () => {
+    const staticFindings = async (vulnerabilities: VulnerabilityName[]) => {
+      await using t = await startTestApp({ vulnerabilities });
+      const { target } = resolveVerifyConfig({ databaseUrl: t.databaseUrl, model: 'rls', appRole: t.app.database.roles.app, schemas: 'app' });
+      const { findings } = await withClient(t.databaseUrl, (c) => runStaticRules(c, target));
+      return findings.filter((f) => f.object.includes('usage_events')).map((f) => `${f.checkId} ${f.severity} ${f.object}`);
+    };
+    expect(await staticFindings([])).toEqual([]);
+    expect((await staticFindings(['partitions-granted-directly'])).sort()).toEqual([0, 1, 2, 3].map((i) => `rls-disabled critical app.usage_events_p${i}`));
   });
 
   test('no-statement-timeout: the report holds its connection past the plan timeout', async () => {

@@ -23,7 +23,7 @@ import { createScratchDatabase, startPostgres, withClient } from '../fixtures/in
 import { dropReferenceRoles, startReferenceApp } from '../reference-app/src/index.ts';
 
 const { values } = parseArgs({
-  options: { 'phase-seconds': { type: 'string', default: '8' }, 'throughput-seconds': { type: 'string', default: '10' }, clients: { type: 'string', default: '16' } },
+  options: { only: { type: 'string' }, 'phase-seconds': { type: 'string', default: '8' }, 'throughput-seconds': { type: 'string', default: '10' }, clients: { type: 'string', default: '16' } },
 });
 const k6Bin = process.env.K6_BIN ?? '.tools/bin/k6';
 const pgbench = join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', 'pgbench');
@@ -71,7 +71,8 @@ async function victims(): Promise<void> {
   for (const [name, p95, errors] of rows) console.log(`| ${name} | ${ms(p95)} | ${(p95 / shipped.floor.p95).toFixed(2)} | ${pct(errors)} |`);
 }
 
-function k6Throughput(baseUrl: string, token: string, projectId: string): number {
+/** k6 runs asynchronously: the app under test lives in this process, so blocking it would measure nothing. */
+async function k6Throughput(baseUrl: string, token: string, projectId: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tp-bench-'));
   const script = join(dir, 'read.ts');
   writeFileSync(
@@ -82,8 +83,12 @@ export default function () { http.get('${baseUrl}/projects/${projectId}', { head
 export function handleSummary(data) { return { '${join(dir, 'summary.json')}': JSON.stringify(data) }; }
 `,
   );
-  const run = spawnSync(k6Bin, ['run', '--quiet', '--no-usage-report', script], { stdio: ['ignore', 'ignore', 'inherit'], timeout: (seconds + 60) * 1000 });
-  if (run.status !== 0) throw new Error(`k6 throughput run failed (${run.status})`);
+  const status = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(k6Bin, ['run', '--quiet', '--no-usage-report', script], { stdio: ['ignore', 'ignore', 'inherit'], timeout: (seconds + 60) * 1000 });
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (status !== 0) throw new Error(`k6 throughput run failed (${status})`);
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { metrics: Record<string, { values: Record<string, number> }> };
   const failed = summary.metrics.http_req_failed?.values.rate ?? 1;
   if (failed > 0) throw new Error(`${(failed * 100).toFixed(1)} % of the throughput requests failed`);
@@ -115,7 +120,7 @@ async function throughput(): Promise<void> {
     });
     const { token, tenant } = (await signup.json()) as { token: string; tenant: { id: string } };
     const project = (await (await fetch(`${app.url}/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ name: 'bench' }) })).json()) as { id: string };
-    const appRate = k6Throughput(app.url, token, project.id);
+    const appRate = await k6Throughput(app.url, token, project.id);
     // pgbench's own tables in the same database, then its select-only script: the server's raw rate.
     const init = spawnSync(pgbench, ['-i', '-s', '1', '-q', '-h', new URL(db.url).hostname, '-p', new URL(db.url).port, '-U', decodeURIComponent(new URL(db.url).username), new URL(db.url).pathname.slice(1)], {
       env: { ...process.env, PGPASSWORD: decodeURIComponent(new URL(db.url).password) },
@@ -147,8 +152,8 @@ async function throughput(): Promise<void> {
 async function main(): Promise<void> {
   if (!existsSync(k6Bin)) throw new Error(`no k6 binary at ${k6Bin}: run bash load/install-k6.sh`);
   console.log(`bench/noisy-neighbour: ${new Date().toISOString()}, ${(await import('node:os')).cpus().length} CPUs`);
-  await victims();
-  await throughput();
+  if (values.only !== 'throughput') await victims();
+  if (values.only !== 'victims') await throughput();
 }
 
 main().catch((error: unknown) => {

@@ -8,7 +8,7 @@
  * when it is not installed.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { redisAvailable, redisServerBin, startRedis, type TestRedis } from '../../fixtures/redis.ts';
+import { redisAvailable, redisServerBin, startRedis, type TestRedis } from '../../fixtures/index.ts';
 import { startReferenceApp, type ReferenceApp, type ReferenceAppOptions } from '../../reference-app/src/index.ts';
 import { ApiClient, createProjects, jwtSecret, signUp, startTestApp, type SignedUpTenant, type TestApp } from './harness.ts';
 import { checkResponseCache } from './side-channels.ts';

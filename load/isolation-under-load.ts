@@ -23,6 +23,8 @@ const metricsToken = __ENV.METRICS_TOKEN ?? '';
 
 const crossTenantData = new Counter('cross_tenant_data');
 const canaryRuns = new Counter('isolation_canary_runs');
+/** How many answers were checked: a count==0 threshold over no answer proves nothing. */
+const answersChecked = new Counter('answers_checked');
 
 export const options = {
   scenarios: {
@@ -52,7 +54,7 @@ export const options = {
     cross_tenant_data: ['count==0'],
     isolation_canary_runs: ['count>0'],
   },
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'],
 };
 
 /** Markers of every tenant but `own` found in `body`. */
@@ -66,6 +68,7 @@ function checked(tenant: TenantFixture, route: string, response: http.RefinedRes
   const body = typeof response.body === 'string' ? response.body : '';
   const foreign = foreignMarkers(body, tenant);
   crossTenantData.add(foreign, { route });
+  if (response.status === 200) answersChecked.add(1);
   let extraOk = true;
   if (response.status === 200 && extra) {
     try {

@@ -13,7 +13,7 @@
  * Thresholds (each tied to what breaks it; load/run.ts maps named vulnerabilities to them):
  * - victims' error rate < 1% in every phase            (`rate-limit-global`: the victims get 429s)
  * - cross_tenant_rows == 0                              (`stats-unscoped`, `cache-key-unscoped`)
- * - aggressor_throttled > 0                             (`no-rate-limit`: never throttled)
+ * - aggressor_throttled rate > 0 (share of its answers that were 429) (`no-rate-limit`: never throttled)
  * - aggressor_pool_peak max ≤ POOL_SHARE                (`no-pool-share`: it held more of the pool)
  * - aggressor_report_statement_ms max < REPORT_BOUND_MS (`no-statement-timeout`: the report ran on)
  * The wrapper adds the relative check (victim p95 contended against the floor) and prints the table.
@@ -22,7 +22,7 @@
  */
 import http from 'k6/http';
 import { check } from 'k6';
-import { Counter, Trend } from 'k6/metrics';
+import { Counter, Rate, Trend } from 'k6/metrics';
 import { auth, loopbackBaseUrls, summaryFiles, tenantsFromEnv, type TenantFixture } from './lib/common.ts';
 
 const [baseUrl] = loopbackBaseUrls();
@@ -38,7 +38,9 @@ const reportBoundMs = Number(__ENV.REPORT_BOUND_MS ?? '600');
 const metricsToken = __ENV.METRICS_TOKEN ?? '';
 
 const crossTenantRows = new Counter('cross_tenant_rows');
-const aggressorThrottled = new Counter('aggressor_throttled');
+const aggressorThrottled = new Rate('aggressor_throttled');
+/** How many answers were checked for other tenants' rows: a count==0 threshold over no answer proves nothing. */
+const answersChecked = new Counter('answers_checked');
 const aggressorPoolPeak = new Trend('aggressor_pool_peak');
 const reportStatementMs = new Trend('aggressor_report_statement_ms', true);
 
@@ -92,7 +94,7 @@ export const options = {
     'http_req_duration{scenario:victims_floor}': ['p(95)<1000'],
     'http_req_duration{scenario:victims_contended}': ['p(95)<1000'],
     cross_tenant_rows: ['count==0'],
-    aggressor_throttled: ['count>0'],
+    aggressor_throttled: ['rate>0'],
     ...(poolShare === undefined ? {} : { aggressor_pool_peak: [`max<=${poolShare}`] }),
     aggressor_report_statement_ms: [`max<${reportBoundMs}`],
   },
@@ -110,10 +112,12 @@ export function victim(): void {
   const ids: string[] = list.status === 200 ? (list.json('projects') as { id: string }[]).map((p) => p.id) : [];
   const foreign = ids.filter((id) => !own.has(id)).length;
   crossTenantRows.add(foreign, { route: 'GET /projects' });
+  answersChecked.add(list.status === 200 ? 1 : 0);
   check(list, { 'victim: projects 200': (r) => r.status === 200, 'victim: only its own projects': () => foreign === 0 });
   const stats = http.get(`${baseUrl}/stats`, auth(tenant.token, { route: 'GET /stats' }));
   const counted = stats.status === 200 ? Number(stats.json('projects')) : own.size;
   crossTenantRows.add(Math.abs(counted - own.size), { route: 'GET /stats' });
+  answersChecked.add(stats.status === 200 ? 1 : 0);
   check(stats, { 'victim: stats 200': (r) => r.status === 200, 'victim: stats count only its projects': () => counted === own.size });
 }
 
@@ -141,7 +145,7 @@ export function aggressor(): void {
     response = http.get(`${baseUrl}/stats`, { ...a, tags: { route: 'GET /stats' } });
     if (response.status === 200) crossTenantRows.add(Math.abs(Number(response.json('projects')) - noisy.projectIds.length), { route: 'GET /stats (aggressor)' });
   }
-  if (response.status === 429) aggressorThrottled.add(1);
+  aggressorThrottled.add(response.status === 429);
 }
 
 /** The aggressor's connection peak in the shared pool, from GET /metrics. */

@@ -224,6 +224,15 @@ const loadCases: readonly { readonly name: string; readonly args: readonly strin
   { name: 'red case: rate-limit-global', args: ['--vulnerabilities', 'rate-limit-global', '--expect-fail'] },
   { name: 'red case: stats-unscoped', args: ['--vulnerabilities', 'stats-unscoped', '--expect-fail'] },
   { name: 'red case: cache-key-unscoped', args: ['--vulnerabilities', 'cache-key-unscoped', '--expect-fail'] },
+  ...['no-rate-limit', 'no-pool-share', 'no-statement-timeout'].map((protection) => ({
+    name: `red case: ${protection}`,
+    args: ['--scenario', 'noisy-neighbour', '--vulnerabilities', protection, '--expect-fail'],
+  })),
+  { name: 'isolation under load, hybrid: shipped build holds', args: ['--scenario', 'isolation-under-load', '--model', 'hybrid'] },
+  ...['session-level-context', 'search-path-session', 'shared-store-key-unscoped'].map((vulnerability) => ({
+    name: `isolation under load, red case: ${vulnerability}`,
+    args: ['--scenario', 'isolation-under-load', '--model', 'hybrid', '--vulnerabilities', vulnerability, '--expect-fail'],
+  })),
 ];
 
 /** The k6 cases, or each reported not run (with why and how to get k6) when k6 cannot be had. */
@@ -240,7 +249,7 @@ async function loadAll(): Promise<Outcome[]> {
 }
 
 async function load(name: string, args: readonly string[]): Promise<Outcome> {
-  console.log(`\n== k6 noisy neighbour: ${name}`);
+  console.log(`\n== k6: ${name}`);
   const { actual, seconds } = await run(process.execPath, ['--import', 'tsx', 'load/run.ts', ...args]);
   // With --expect-fail, run.ts exits 0 when the red case was caught.
   return { name, kind: 'load', expected: 0, actual, seconds, held: actual === 0, ...(actual === 0 ? {} : { why: `exit ${actual ?? 'killed'}` }) };

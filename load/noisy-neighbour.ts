@@ -1,157 +1,160 @@
 /**
- * Noisy neighbour, and isolation under load, against the reference app.
+ * Noisy neighbour, with the machine floor, against the reference app.
  *
- * Phase 1 (baseline): the quiet tenant alone, at a constant arrival rate.
- * Phase 2 (contended): the same quiet traffic while a noisy tenant sends NOISY_RATE batches a second
- * (15× the quiet tenant by default), far above its per-tenant rate limit.
+ * Three phases of PHASE_SECONDS each; the victims (several tenants) run at the same steady
+ * arrival rate throughout (VICTIM_RATE iterations/s each: GET /projects and GET /stats):
+ *   1. baseline  — the victims alone;
+ *   2. floor     — plus the aggressor at AGGRESSOR_RATE requests/s (≥ 10× a victim) against a
+ *                  trivial route (GET /health): what the machine cannot avoid;
+ *   3. contended — the aggressor at the same rate against its real mix: half of it the heavy
+ *                  report (GET /reports/portfolio), the rest GET /projects and GET /stats.
+ * A metrics probe reads GET /metrics during the contended phase (the aggressor's connection peak).
  *
- * Thresholds fail the run (k6 exit 99) when:
- * - the quiet tenant gets errors (e.g. 429s from a rate limit the noisy tenant exhausted);
- * - the quiet tenant's p95 latency under contention exceeds QUIET_P95_MS;
- * - any response, the quiet or the noisy tenant's, shows a row or count of another tenant
- *   (cross_tenant_rows > 0);
- * - the noisy tenant was never throttled (then the scenario did not really test a noisy neighbour).
- * The wrapper (load/run.ts) adds the relative check: contended p95 against the baseline p95.
+ * Thresholds (each tied to what breaks it; load/run.ts maps named vulnerabilities to them):
+ * - victims' error rate < 1% in every phase            (`rate-limit-global`: the victims get 429s)
+ * - cross_tenant_rows == 0                              (`stats-unscoped`, `cache-key-unscoped`)
+ * - aggressor_throttled rate > 0 (share of its answers that were 429) (`no-rate-limit`: never throttled)
+ * - aggressor_pool_peak max ≤ POOL_SHARE                (`no-pool-share`: it held more of the pool)
+ * - aggressor_report_statement_ms max < REPORT_BOUND_MS (`no-statement-timeout`: the report ran on)
+ * The wrapper adds the relative check (victim p95 contended against the floor) and prints the table.
  *
- * Runs only against 127.0.0.1 and is bounded in time: 2 × PHASE_SECONDS plus graceful stops.
+ * Loopback only; bounded: 3 × PHASE_SECONDS plus graceful stops, at most AGGRESSOR_VUS + 20 × victims VUs.
  */
 import http from 'k6/http';
 import { check } from 'k6';
-import { Counter } from 'k6/metrics';
+import { Counter, Rate, Trend } from 'k6/metrics';
+import { auth, loopbackBaseUrls, summaryFiles, tenantsFromEnv, type TenantFixture } from './lib/common.ts';
 
-interface TenantFixture {
-  slug: string;
-  token: string;
-  projectIds: string[];
-}
-
-const baseUrl: string = __ENV.BASE_URL ?? 'http://127.0.0.1:3000';
-if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(baseUrl)) {
-  throw new Error(`BASE_URL must be a loopback address, got ${baseUrl}`);
-}
-const quiet: TenantFixture = JSON.parse(__ENV.QUIET_TENANT ?? '{}');
-const noisy: TenantFixture = JSON.parse(__ENV.NOISY_TENANT ?? '{}');
-const phase = Number(__ENV.PHASE_SECONDS ?? '10');
-const quietRate = Number(__ENV.QUIET_RATE ?? '10');
-const noisyRate = Number(__ENV.NOISY_RATE ?? '150');
-const noisyVus = Number(__ENV.NOISY_VUS ?? '30');
-const quietP95 = Number(__ENV.QUIET_P95_MS ?? '500');
-const summaryDir = __ENV.SUMMARY_DIR ?? 'reports/load';
+const [baseUrl] = loopbackBaseUrls();
+const victims = tenantsFromEnv('VICTIMS');
+const [noisy] = tenantsFromEnv('AGGRESSOR') as [TenantFixture];
+const phase = Number(__ENV.PHASE_SECONDS ?? '8');
+const victimRate = Number(__ENV.VICTIM_RATE ?? '5');
+const aggressorRate = Number(__ENV.AGGRESSOR_RATE ?? String(victimRate * 12));
+const aggressorVus = Number(__ENV.AGGRESSOR_VUS ?? '40');
+// `off`: the aggressor is a database tenant (its own pool): no share of the shared pool to check.
+const poolShare = __ENV.POOL_SHARE === 'off' ? undefined : Number(__ENV.POOL_SHARE ?? '2');
+const reportBoundMs = Number(__ENV.REPORT_BOUND_MS ?? '600');
+const metricsToken = __ENV.METRICS_TOKEN ?? '';
 
 const crossTenantRows = new Counter('cross_tenant_rows');
-const noisyThrottled = new Counter('noisy_throttled');
+const aggressorThrottled = new Rate('aggressor_throttled');
+/** How many answers were checked for other tenants' rows: a count==0 threshold over no answer proves nothing. */
+const answersChecked = new Counter('answers_checked');
+const aggressorPoolPeak = new Trend('aggressor_pool_peak');
+const reportStatementMs = new Trend('aggressor_report_statement_ms', true);
+
+const victimScenario = (startTime: number) => ({
+  executor: 'constant-arrival-rate',
+  rate: victimRate * victims.length,
+  timeUnit: '1s',
+  duration: `${phase}s`,
+  startTime: `${startTime}s`,
+  preAllocatedVUs: 2 * victims.length,
+  maxVUs: 20 * victims.length,
+  exec: 'victim',
+  gracefulStop: '5s',
+});
+const aggressorScenario = (startTime: number, exec: string) => ({
+  executor: 'constant-arrival-rate',
+  rate: aggressorRate,
+  timeUnit: '1s',
+  duration: `${phase}s`,
+  startTime: `${startTime}s`,
+  preAllocatedVUs: Math.min(10, aggressorVus),
+  maxVUs: aggressorVus,
+  exec,
+  gracefulStop: '5s',
+});
 
 export const options = {
   scenarios: {
-    quiet_baseline: {
+    victims_baseline: victimScenario(0),
+    victims_floor: victimScenario(phase),
+    aggressor_floor: aggressorScenario(phase, 'aggressorTrivial'),
+    victims_contended: victimScenario(2 * phase),
+    aggressor_contended: aggressorScenario(2 * phase, 'aggressor'),
+    ...(poolShare === undefined ? {} : { metrics_probe: {
       executor: 'constant-arrival-rate',
-      rate: quietRate,
+      rate: 4,
       timeUnit: '1s',
       duration: `${phase}s`,
-      preAllocatedVUs: 5,
-      maxVUs: 20,
-      exec: 'quietTenant',
+      startTime: `${2 * phase}s`,
+      preAllocatedVUs: 1,
+      maxVUs: 2,
+      exec: 'metricsProbe',
       gracefulStop: '5s',
-    },
-    quiet_contended: {
-      executor: 'constant-arrival-rate',
-      rate: quietRate,
-      timeUnit: '1s',
-      duration: `${phase}s`,
-      startTime: `${phase}s`,
-      preAllocatedVUs: 5,
-      maxVUs: 20,
-      exec: 'quietTenant',
-      gracefulStop: '5s',
-    },
-    noisy: {
-      executor: 'constant-arrival-rate',
-      rate: noisyRate,
-      timeUnit: '1s',
-      preAllocatedVUs: noisyVus,
-      maxVUs: noisyVus,
-      duration: `${phase}s`,
-      startTime: `${phase}s`,
-      exec: 'noisyTenant',
-      gracefulStop: '5s',
-    },
+    } }),
   },
   thresholds: {
-    'http_req_failed{scenario:quiet_baseline}': ['rate<0.01'],
-    'http_req_duration{scenario:quiet_baseline}': [`p(95)<${quietP95}`],
-    'http_req_failed{scenario:quiet_contended}': ['rate<0.01'],
-    'http_req_duration{scenario:quiet_contended}': [`p(95)<${quietP95}`],
+    'http_req_failed{scenario:victims_baseline}': ['rate<0.01'],
+    'http_req_failed{scenario:victims_floor}': ['rate<0.01'],
+    'http_req_failed{scenario:victims_contended}': ['rate<0.01'],
+    'http_req_duration{scenario:victims_baseline}': ['p(95)<1000'],
+    'http_req_duration{scenario:victims_floor}': ['p(95)<1000'],
+    'http_req_duration{scenario:victims_contended}': ['p(95)<1000'],
     cross_tenant_rows: ['count==0'],
-    noisy_throttled: ['count>0'],
+    aggressor_throttled: ['rate>0'],
+    ...(poolShare === undefined ? {} : { aggressor_pool_peak: [`max<=${poolShare}`] }),
+    aggressor_report_statement_ms: [`max<${reportBoundMs}`],
   },
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'],
 };
 
-const headers = (tenant: TenantFixture) => ({ headers: { authorization: `Bearer ${tenant.token}` } });
+let round = 0;
 
-/** The quiet tenant lists its projects and reads its stats; both must show exactly its own data. */
-export function quietTenant(): void {
-  const own = new Set(quiet.projectIds);
-  const list = http.get(`${baseUrl}/projects?limit=200`, headers(quiet));
+/** A victim lists its projects and reads its stats: both must be its own (5, 6, 7 … projects). */
+export function victim(): void {
+  round += 1;
+  const tenant = victims[(__VU + round) % victims.length]!;
+  const own = new Set(tenant.projectIds);
+  const list = http.get(`${baseUrl}/projects?limit=200`, auth(tenant.token, { route: 'GET /projects' }));
   const ids: string[] = list.status === 200 ? (list.json('projects') as { id: string }[]).map((p) => p.id) : [];
   const foreign = ids.filter((id) => !own.has(id)).length;
   crossTenantRows.add(foreign, { route: 'GET /projects' });
-  check(list, { 'quiet: projects 200': (r) => r.status === 200, 'quiet: only its own projects': () => foreign === 0 && ids.length === own.size });
-
-  const stats = http.get(`${baseUrl}/stats`, headers(quiet));
+  answersChecked.add(list.status === 200 ? 1 : 0);
+  check(list, { 'victim: projects 200': (r) => r.status === 200, 'victim: only its own projects': () => foreign === 0 });
+  const stats = http.get(`${baseUrl}/stats`, auth(tenant.token, { route: 'GET /stats' }));
   const counted = stats.status === 200 ? Number(stats.json('projects')) : own.size;
-  crossTenantRows.add(Math.max(0, counted - own.size), { route: 'GET /stats' });
-  check(stats, { 'quiet: stats 200': (r) => r.status === 200, 'quiet: stats count only its projects': () => counted === own.size });
+  crossTenantRows.add(Math.abs(counted - own.size), { route: 'GET /stats' });
+  answersChecked.add(stats.status === 200 ? 1 : 0);
+  check(stats, { 'victim: stats 200': (r) => r.status === 200, 'victim: stats count only its projects': () => counted === own.size });
 }
 
-/** The noisy tenant reads as fast as it can; 429s are expected and counted, foreign rows are not. */
-export function noisyTenant(): void {
-  const quietIds = new Set(quiet.projectIds);
-  const responses = http.batch([
-    ['GET', `${baseUrl}/projects?limit=200`, null, headers(noisy)],
-    ['GET', `${baseUrl}/stats`, null, headers(noisy)],
-  ]);
-  for (const response of responses) {
-    if (response.status === 429) noisyThrottled.add(1);
-  }
-  const list = responses[0]!;
-  if (list.status === 200) {
-    const seen = (list.json('projects') as { id: string }[]).filter((p) => quietIds.has(p.id)).length;
-    crossTenantRows.add(seen, { route: 'GET /projects (noisy)' });
-  }
-  // Its stats must count its own projects: any other figure is another tenant's (a shared cache
-  // entry answers with the quiet tenant's count, lower or higher).
-  const stats = responses[1]!;
-  if (stats.status === 200) crossTenantRows.add(Math.abs(Number(stats.json('projects')) - noisy.projectIds.length), { route: 'GET /stats (noisy)' });
+/** The machine floor: the aggressor's rate against a trivial route. */
+export function aggressorTrivial(): void {
+  http.get(`${baseUrl}/health`, { tags: { route: 'GET /health' } });
 }
 
-function junit(data: { metrics: Record<string, { thresholds?: Record<string, { ok: boolean }> }> }): string {
-  const cases: string[] = [];
-  let failures = 0;
-  for (const [metric, body] of Object.entries(data.metrics)) {
-    for (const [threshold, result] of Object.entries(body.thresholds ?? {})) {
-      const name = `${metric} ${threshold}`.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
-      if (result.ok) cases.push(`    <testcase classname="load.noisy-neighbour" name="${name}"/>`);
-      else {
-        failures += 1;
-        cases.push(`    <testcase classname="load.noisy-neighbour" name="${name}"><failure message="threshold crossed"/></testcase>`);
-      }
+/** The aggressor: half heavy reports, half reads; 429s and 503s are its own business, foreign rows are not. */
+export function aggressor(): void {
+  round += 1;
+  const a = auth(noisy.token);
+  let response;
+  if (round % 2 === 0) {
+    response = http.get(`${baseUrl}/reports/portfolio`, { ...a, tags: { route: 'GET /reports/portfolio' } });
+    const timing = /db;dur=([\d.]+)/.exec(String(response.headers['Server-Timing'] ?? ''));
+    if (timing) reportStatementMs.add(Number(timing[1]));
+  } else if (round % 4 === 1) {
+    response = http.get(`${baseUrl}/projects?limit=200`, { ...a, tags: { route: 'GET /projects' } });
+    if (response.status === 200) {
+      const foreign = (response.json('projects') as { id: string }[]).filter((p) => !noisy.projectIds.includes(p.id)).length;
+      crossTenantRows.add(foreign, { route: 'GET /projects (aggressor)' });
     }
+  } else {
+    response = http.get(`${baseUrl}/stats`, { ...a, tags: { route: 'GET /stats' } });
+    if (response.status === 200) crossTenantRows.add(Math.abs(Number(response.json('projects')) - noisy.projectIds.length), { route: 'GET /stats (aggressor)' });
   }
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites tests="${cases.length}" failures="${failures}">`,
-    `  <testsuite name="load/noisy-neighbour" tests="${cases.length}" failures="${failures}">`,
-    ...cases,
-    '  </testsuite>',
-    '</testsuites>',
-    '',
-  ].join('\n');
+  aggressorThrottled.add(response.status === 429);
 }
 
-export function handleSummary(data: { metrics: Record<string, { thresholds?: Record<string, { ok: boolean }> }> }) {
-  return {
-    [`${summaryDir}/summary.json`]: JSON.stringify(data, null, 2),
-    [`${summaryDir}/junit.xml`]: junit(data),
-  };
+/** The aggressor's connection peak in the shared pool, from GET /metrics. */
+export function metricsProbe(): void {
+  const response = http.get(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` }, tags: { route: 'GET /metrics' } });
+  const match = new RegExp(`tenantproof_tenant_connections_peak\\{tenant="${noisy.id}"\\} (\\d+)`).exec(String(response.body ?? ''));
+  if (match) aggressorPoolPeak.add(Number(match[1]));
+}
+
+export function handleSummary(data: Parameters<typeof summaryFiles>[1]) {
+  return summaryFiles('noisy-neighbour', data);
 }

@@ -21,6 +21,11 @@ import { TenantCache, type TenantCacheStats } from './cache/tenant-cache.ts';
 import { JobQueue, type JobQueueStats } from './jobs/queue.ts';
 import { exportProjects } from './jobs/export-projects.ts';
 import { tenantModel } from './http/services.ts';
+import { UsageMeter } from './metering/usage-meter.ts';
+import { PoolShare, type TenantShareStats } from './tenancy/pool-share.ts';
+import { connectRedis, RedisTenantCache } from './cache/redis-store.ts';
+import { addSupportAgent } from './control/support.ts';
+import type { Redis } from 'ioredis';
 
 const isolationModel = z.enum(['rls', 'schema', 'database']);
 
@@ -53,6 +58,21 @@ const optionsSchema = z.object({
   cache: z.object({ maxEntries: z.number().int().min(1).max(1_000_000), ttlMs: z.number().int().min(1) }).default({ maxEntries: 10_000, ttlMs: 30_000 }),
   /** Background jobs: how often the worker polls, and whether this process runs a worker at all. */
   jobs: z.object({ pollIntervalMs: z.number().int().min(10).max(60_000), runWorker: z.boolean() }).default({ pollIntervalMs: 1000, runWorker: true }),
+  /**
+   * Each tenant's share of the shared pool: connections held at once (default half the pool, at
+   * least 1), transactions waiting for it, and the longest wait (`tenancy/pool-share.ts`).
+   */
+  poolShare: z
+    .object({ maxPerTenant: z.number().int().min(1).optional(), maxQueuedPerTenant: z.number().int().min(0).default(100), queueTimeoutMs: z.number().int().min(10).default(10_000) })
+    .default({ maxQueuedPerTenant: 100, queueTimeoutMs: 10_000 }),
+  /** statement_timeout of the heavy report (GET /reports/portfolio) per plan, ms. */
+  reportTimeoutsMs: z
+    .object({ free: z.number().int().min(1), pro: z.number().int().min(1), enterprise: z.number().int().min(1) })
+    .default({ free: 1000, pro: 2000, enterprise: 10_000 }),
+  /** The shared store of several instances (rate-limit buckets and the response cache in Redis); absent: in-process. */
+  store: z.object({ redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL') }).optional(),
+  /** Bearer token of GET /metrics (default: random, see `ReferenceApp.metricsToken`). */
+  metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface ReferenceAppOptions extends Omit<z.input<typeof optionsSchema>, 'vulnerabilities'> {
@@ -97,6 +117,12 @@ export interface ReferenceApp extends AsyncDisposable {
   readonly jobs: JobQueue;
   /** Jobs completed and failed by this process's worker. */
   jobStats(): JobQueueStats;
+  /** Each tenant's share of the shared pool: in use, peak, waiting, waits, refusals. */
+  poolShareStats(): TenantShareStats[];
+  /** Bearer token of GET /metrics. */
+  readonly metricsToken: string;
+  /** Creates a platform support agent (control plane; returns its id). */
+  addSupportAgent(email: string, password: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -123,15 +149,42 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
   const control = new TenantControl(database, vulnerable, options.tenantPools);
 
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32);
-  const cache = new TenantCache({ ...options.cache, unscopedKeys: vulnerable.has('cache-key-unscoped') });
+  let redis: Redis | undefined;
+  try {
+    redis = options.store ? await connectRedis(options.store.redisUrl) : undefined;
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    await ops?.end().catch(() => undefined);
+    await control.close().catch(() => undefined);
+    throw new InvalidOptionsError(`the shared store at ${options.store?.redisUrl} cannot be reached: ${(error as Error).message}`, { cause: error });
+  }
+  // Several instances of one deployment share its keys; other deployments on the same Redis do not.
+  const storePrefix = `tenantproof:${database.database}:`;
+  const cache = redis
+    ? new RedisTenantCache(redis, { ttlMs: options.cache.ttlMs, prefix: storePrefix, unscopedKeys: vulnerable.has('shared-store-key-unscoped') })
+    : new TenantCache({ ...options.cache, unscopedKeys: vulnerable.has('cache-key-unscoped') });
+  const poolShare = new PoolShare(pool, {
+    maxPerTenant: options.poolShare.maxPerTenant ?? Math.max(1, Math.floor(options.poolSize / 2)),
+    maxQueuedPerTenant: options.poolShare.maxQueuedPerTenant,
+    queueTimeoutMs: options.poolShare.queueTimeoutMs,
+    enforce: !vulnerable.has('no-pool-share'),
+  });
+  const connectionsFor = (tenantId: string) => poolShare.forTenant(tenantId);
+  const metricsToken = options.metricsToken ?? randomBytes(24).toString('base64url');
   const jobs = new JobQueue(pool, appUrl, (tenantId) => tenantModel(services, tenantId), { ...options.jobs, contextLost: vulnerable.has('job-context-lost') });
   const services: Services = {
     tenancy: new Tenancy({
-      rls: rlsModel(pool, { sessionLevelContext: vulnerable.has('session-level-context'), statementTimeoutMs: options.statementTimeoutMs, schema: database.schema }),
+      rls: rlsModel(pool, {
+        sessionLevelContext: vulnerable.has('session-level-context'),
+        statementTimeoutMs: options.statementTimeoutMs,
+        schema: database.schema,
+        connectionsFor,
+      }),
       schema: schemaModel(pool, {
         placementOf: (tenant) => control.schemaPlacement(tenant),
         sessionLevelSearchPath: vulnerable.has('search-path-session'),
         statementTimeoutMs: options.statementTimeoutMs,
+        connectionsFor,
       }),
       database: databaseModel(control.pools, {
         databaseOf: (tenant) => control.databasePlacement(tenant).database,
@@ -148,6 +201,10 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     baseDomain: options.baseDomain,
     cache,
     jobs,
+    meter: new UsageMeter(pool),
+    poolShare,
+    reportTimeoutsMs: options.reportTimeoutsMs,
+    appRole: vulnerable.has('rls-not-forced') && database.ownerUrl ? database.roles.owner : database.roles.app,
   };
   jobs.register('export-projects', exportProjects(services.tenancy));
   let server;
@@ -157,6 +214,9 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
       bodyLimit: options.bodyLimit,
       rateLimit: options.rateLimit,
       publicRateLimit: options.publicRateLimit,
+      metricsToken,
+      redis,
+      storePrefix,
     });
     await server.listen({ port: options.port, host: options.host });
   } catch (error) {
@@ -164,6 +224,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     await pool.end().catch(() => undefined);
     await ops?.end().catch(() => undefined);
     await control.close().catch(() => undefined);
+    redis?.disconnect();
     throw error;
   }
   // An idle pooled connection that dies (server restart, admin kill) is logged and replaced, not fatal.
@@ -182,6 +243,7 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
       await pool.end();
       await ops?.end();
       await control.close();
+      await redis?.quit().catch(() => redis?.disconnect());
     })();
     return closing;
   };
@@ -202,6 +264,9 @@ export async function startReferenceApp(input: ReferenceAppOptions): Promise<Ref
     cacheStats: () => cache.stats(),
     jobs,
     jobStats: () => jobs.stats(),
+    poolShareStats: () => poolShare.stats(),
+    metricsToken,
+    addSupportAgent: (email, password) => control.withAdmin((c) => addSupportAgent(c, database.schema, email, password)),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -17,12 +17,16 @@ export {
   type ReferenceRoles,
 } from './database/provision.ts';
 export { tenantTableNames, tenantTablesDdl } from './database/tenant-tables.ts';
-export { TenantCache, type TenantCacheOptions, type TenantCacheStats } from './cache/tenant-cache.ts';
+export { TenantCache, type TenantCacheOptions, type TenantCacheStats, type ResponseCache } from './cache/tenant-cache.ts';
+export { RedisTenantCache, connectRedis, type RedisCacheOptions } from './cache/redis-store.ts';
+export { UsageMeter, UsageLimitError, type MetricUsage, type UsageReport } from './metering/usage-meter.ts';
+export { PoolShare, type PoolShareOptions, type TenantShareStats } from './tenancy/pool-share.ts';
+export { portfolioReportSql } from './http/routes/reports.ts';
 export { JobQueue, JobTenantGoneError, type JobTask, type JobRun, type JobHandler, type JobQueueStats } from './jobs/queue.ts';
 export type { ProjectsSummary } from './jobs/export-projects.ts';
 export { vulnerabilities, vulnerabilityNames, parseVulnerabilities, UnknownVulnerabilityError, type VulnerabilityName } from './vulnerabilities.ts';
-export { permissions, seedRoles, plans, type Permission, type PlanName } from './auth/permissions.ts';
-export { tokenIssuer, tokenAudience } from './auth/tokens.ts';
+export { permissions, seedRoles, plans, planFeatures, features, meteredMetrics, upgradeOf, type Permission, type PlanName, type Feature, type MeteredMetric } from './auth/permissions.ts';
+export { tokenIssuer, tokenAudience, supportTokenAudience, maxSupportSessionSeconds } from './auth/tokens.ts';
 export type { IsolationModel, TenantRef, Principal, TenantContext } from './tenancy/context.ts';
 export { runInTenantContext, currentTenantContext, NoTenantContextError } from './tenancy/context.ts';
 export { Tenancy, UnsupportedIsolationModelError, type TenancyModel } from './tenancy/model.ts';

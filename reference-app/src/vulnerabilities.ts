@@ -112,6 +112,47 @@ export const vulnerabilities = {
       "per-tenant entry number: the gaps count every other tenant's writes (their activity and growth).",
     leakClass: 'aggregate',
   },
+  'support-token-as-tenant-token': {
+    description:
+      "The tenant API accepts a platform support agent's login token as an ordinary tenant token, the tenant taken from " +
+      'the X-Tenant header: no support session, no reason, no time bound, no audit entry — and the admin role, so the ' +
+      "agent reads and changes any tenant's data unseen.",
+    leakClass: 'privilege',
+  },
+  'support-access-unaudited': {
+    description:
+      "Support sessions are opened and used without writing the tenant's own audit log: the tenant's admins cannot see " +
+      'that, when, why or what platform staff read in their tenant.',
+    leakClass: 'privilege',
+  },
+  'partitions-granted-directly': {
+    description:
+      'The partitions of the tenant-partitioned usage_events table are granted to the app role directly. Row security ' +
+      "is on the parent only, so a statement naming a partition (usage_events_p0 …) reads every tenant's usage rows in it.",
+    leakClass: 'read',
+  },
+  'shared-store-key-unscoped': {
+    description:
+      'With the shared store (Redis, several app instances), cached answers are keyed without the tenant: the first ' +
+      "tenant's GET /stats answer is served from Redis to every other tenant, on every instance.",
+    leakClass: 'read',
+  },
+  'no-rate-limit': {
+    description: 'Protection switched off: no per-tenant request rate limit, so one tenant may send as many requests as it likes.',
+    leakClass: 'availability',
+  },
+  'no-pool-share': {
+    description:
+      'Protection switched off: no per-tenant share of the shared connection pool, so one tenant (a heavy report at a ' +
+      'high rate) may hold every pooled connection while the other tenants queue.',
+    leakClass: 'availability',
+  },
+  'no-statement-timeout': {
+    description:
+      "Protection switched off: the heavy report runs without its plan's statement_timeout, holding a connection and a " +
+      'core for as long as it takes.',
+    leakClass: 'availability',
+  },
 } as const satisfies Record<string, { description: string; leakClass: string }>;
 
 export type VulnerabilityName = keyof typeof vulnerabilities;

@@ -15,14 +15,26 @@ import { startTestApp, type TestApp } from './harness.ts';
 async function catalogViolations(adminUrl: string, appLoginRole: string): Promise<string[]> {
   return withClient(adminUrl, async (c: pg.Client) => {
     const violations: string[] = [];
+    // Partitions are reached through their parent (whose policy applies): they are checked below
+    // for what makes that true — no privilege of the app role on the partition itself.
     const { rows: tables } = await c.query<{ oid: number; name: string; rls: boolean; forced: boolean; owner: string; tenant_not_null: boolean | null }>(
       `select cl.oid::int, cl.relname as name, cl.relrowsecurity as rls, cl.relforcerowsecurity as forced,
               pg_get_userbyid(cl.relowner) as owner,
               (select a.attnotnull from pg_attribute a where a.attrelid = cl.oid and a.attname = 'tenant_id' and not a.attisdropped) as tenant_not_null
          from pg_class cl join pg_namespace n on n.oid = cl.relnamespace
-        where n.nspname = $1 and cl.relkind in ('r', 'p')`,
+        where n.nspname = $1 and cl.relkind in ('r', 'p') and not cl.relispartition`,
       [appSchema],
     );
+    const { rows: partitions } = await c.query<{ name: string; privileges: string[] }>(
+      `select cl.relname as name,
+              array(select p from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p where has_table_privilege($2, cl.oid, p))::text[] as privileges
+         from pg_class cl join pg_namespace n on n.oid = cl.relnamespace
+        where n.nspname = $1 and cl.relispartition and not cl.relrowsecurity`,
+      [appSchema, appLoginRole],
+    );
+    for (const p of partitions) {
+      if (p.privileges.length > 0) violations.push(`${p.name}: partition without row security granted to ${appLoginRole} (${p.privileges.join(', ')})`);
+    }
     const tenantTables = tables.filter((t) => t.tenant_not_null !== null);
     const tenantTableOids = new Set(tenantTables.map((t) => t.oid));
     if (tenantTables.length < tenantTableNames.length) violations.push(`only ${tenantTables.length} tables have a tenant_id column`);
@@ -121,7 +133,11 @@ describe('catalog rules of the rls model', () => {
     );
     // tenant_members: the global directory of memberships of schema and database tenants (tenant-scoped too);
     // jobs: the background job queue of tenants of every model (tenant-scoped too).
-    expect(rows.map((r) => r.relname).sort()).toEqual([...tenantTableNames, 'tenant_members', 'jobs'].sort());
+    // usage_monthly: metered usage per month (tenants of every model); usage_events is partitioned
+    // (relkind 'p') and its four partitions hold its rows.
+    expect(rows.map((r) => r.relname).sort()).toEqual(
+      [...tenantTableNames, 'tenant_members', 'jobs', 'usage_monthly', 'usage_events_p0', 'usage_events_p1', 'usage_events_p2', 'usage_events_p3'].sort(),
+    );
   });
 
   test('the app role cannot read password hashes nor call functions it was not granted', async () => {
@@ -138,7 +154,7 @@ describe('catalog rules of the rls model', () => {
           where cl.oid = 'migrations.pgmigrations'::regclass order by m.run_on, m.id`,
       ),
     );
-    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups', '1763900000003_hybrid-tenancy', '1763900000004_job-queue']);
+    expect(rows.map((r) => r.name)).toEqual(['1763900000000_global-tables', '1763900000001_tenant-tables', '1763900000002_principal-lookups', '1763900000003_hybrid-tenancy', '1763900000004_job-queue', '1763900000005_platform']);
     expect(new Set(rows.map((r) => r.owner))).toEqual(new Set([t.app.database.roles.owner]));
     const again = await migrateReferenceDatabase(t.databaseUrl);
     expect(again.migrated).toEqual([]);
@@ -200,5 +216,13 @@ describe('catalog rules of the rls model', () => {
     expect(more.filter((v) => !ownsObjects.test(v)).sort()).toEqual(
       [...expected, 'app.projects_by_name: index does not lead with tenant_id', 'invoices: no tenant_isolation policy'].sort(),
     );
+  });
+
+  test('red case: partitions-granted-directly breaks the partition rule', async () => {
+    await using vulnerable = await startTestApp({ vulnerabilities: ['partitions-granted-directly'] });
+    const violations = await catalogViolations(vulnerable.databaseUrl, await loginRole(vulnerable));
+    for (let i = 0; i < 4; i += 1) {
+      expect(violations).toContain(`usage_events_p${i}: partition without row security granted to ${vulnerable.app.database.roles.app} (SELECT, INSERT)`);
+    }
   });
 });

@@ -33,7 +33,14 @@ export interface TenantCacheStats {
   readonly discarded: number;
 }
 
-export class TenantCache {
+/** What routes use: the in-process `TenantCache` (one instance) or `RedisTenantCache` (shared by instances). */
+export interface ResponseCache {
+  remember<T>(name: string, compute: () => Promise<T>): Promise<T>;
+  invalidateTenant(tenantId: string): void | Promise<void>;
+  stats(): TenantCacheStats;
+}
+
+export class TenantCache implements ResponseCache {
   private readonly entries: LRUCache<string, { value: unknown }>;
   private readonly versions: LRUCache<string, number>;
   private readonly names = new Set<string>();

@@ -13,6 +13,7 @@ import * as tenantTables from './migrations/1763900000001_tenant-tables.ts';
 import * as principalLookups from './migrations/1763900000002_principal-lookups.ts';
 import * as hybridTenancy from './migrations/1763900000003_hybrid-tenancy.ts';
 import * as jobQueue from './migrations/1763900000004_job-queue.ts';
+import * as platform from './migrations/1763900000005_platform.ts';
 
 const registry: Readonly<Record<string, Migration>> = {
   '1763900000000_global-tables': globalTables.up,
@@ -20,6 +21,7 @@ const registry: Readonly<Record<string, Migration>> = {
   '1763900000002_principal-lookups': principalLookups.up,
   '1763900000003_hybrid-tenancy': hybridTenancy.up,
   '1763900000004_job-queue': jobQueue.up,
+  '1763900000005_platform': platform.up,
 };
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { runMigrations, type MigrationLog } from './migrations.ts';
 import { quoteIdent as q, quoteLiteral as lit } from './sql.ts';
 import { tenantTableNames } from './tenant-tables.ts';
+import { usagePartitions } from './migrations/1763900000005_platform.ts';
 import { deploymentPrefix, tenantObjectPatterns, type TenantObjectPatterns } from './naming.ts';
 import { needsOpsRole, type VulnerabilityName } from '../vulnerabilities.ts';
 
@@ -124,6 +125,11 @@ export async function migrateReferenceDatabase(adminUrl: string, options: Migrat
       if (vulnerable.has('invoice-number-global')) {
         await client.query(`create sequence if not exists ${q(appSchema)}.invoice_number_global`);
         await client.query(`grant usage on sequence ${q(appSchema)}.invoice_number_global to ${q(roles.app)}`);
+      }
+      if (vulnerable.has('partitions-granted-directly')) {
+        for (let i = 0; i < usagePartitions; i += 1) {
+          await client.query(`grant select, insert on ${q(appSchema)}.${q(`usage_events_p${i}`)} to ${q(roles.app)}`);
+        }
       }
       if (needsOpsRole.some((v) => vulnerable.has(v))) {
         const password = derivedPassword(adminUrl, roles.ops);

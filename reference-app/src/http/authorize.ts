@@ -12,13 +12,20 @@ export async function revokeTokens(tx: Queryable, userId: string, atMs: number =
   );
 }
 import type { Permission } from '../auth/permissions.ts';
-import { currentTenantContext } from '../tenancy/context.ts';
+import { currentTenantContext, type Principal } from '../tenancy/context.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import { HttpError } from './errors.ts';
+
+/**
+ * What a platform support agent may do inside a tenant during a support session: read, never
+ * write. Every request of a session is written into the tenant's own audit log (`authorize`).
+ */
+export const supportPermissions: readonly Permission[] = ['projects:read', 'billing:read'];
 
 /** Refuses the request unless the tenant is active, the token not revoked and (if given) the role has `permission`. */
 export async function authorize(tx: Queryable, permission?: Permission): Promise<void> {
   const { principal } = currentTenantContext();
+  if (principal.via === 'support') return authorizeSupport(tx, principal.userId, principal.supportSession, permission);
   // Scoped explicitly as well as by RLS: authorisation must hold even where RLS is misconfigured.
   const { rows } = await tx.query<{ status: string; allowed: boolean; revoked: boolean }>(
     `select t.status,
@@ -37,4 +44,21 @@ export async function authorize(tx: Queryable, permission?: Permission): Promise
   if (row.revoked) throw new HttpError(401, 'this token was revoked: sign in again');
   if (row.status !== 'active') throw new HttpError(403, `tenant is ${row.status}`);
   if (permission && !row.allowed) throw new HttpError(403, `forbidden: role "${principal.role}" lacks ${permission}`, { missing: permission });
+}
+
+async function authorizeSupport(tx: Queryable, agentId: string, session: Principal['supportSession'], permission: Permission | undefined): Promise<void> {
+  const { rows } = await tx.query<{ status: string }>('select t.status from app.tenants t where t.id = app.current_tenant_id()');
+  if (!rows[0]) throw new HttpError(401, 'the tenant of this support session no longer exists');
+  if (permission && !supportPermissions.includes(permission)) {
+    throw new HttpError(403, `forbidden: support sessions are read-only (${permission} is not allowed)`, { missing: permission });
+  }
+  if (session && !session.audited) return; // the `support-access-unaudited` vulnerability
+  // In the request's own tenant transaction: the entry commits with what the agent read.
+  await tx.query('insert into audit_log (actor_id, action, entity, entity_id, details) values ($1, $2, $3, $4, $5)', [
+    agentId,
+    'support.request',
+    'support_session',
+    session?.id ?? null,
+    JSON.stringify({ permission: permission ?? null }),
+  ]);
 }

@@ -10,6 +10,7 @@ import type { IsolationModel, TenantContext } from '../tenancy/context.ts';
 import { HttpError } from './errors.ts';
 import { slug as slugSchema } from './input.ts';
 import { opsPool, tenantModel, type Services } from './services.ts';
+import { maxSupportSessionSeconds } from '../auth/tokens.ts';
 
 export interface Membership {
   tenant_id: string;
@@ -48,13 +49,39 @@ export function authenticate(services: Services) {
     const authorization = request.headers.authorization ?? '';
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
     if (!match?.[1]) throw new HttpError(401, 'missing bearer token');
-    const claims = await services.tokens.verify(match[1]);
+    const token = match[1];
+    const claims = await services.tokens.verify(token).catch(async (error: unknown) => {
+      // A support agent's login token is not a tenant token: say so (support sessions are opened with a reason).
+      const support = await services.tokens.verifySupport(token).catch(() => undefined);
+      if (!support) throw error;
+      if (services.vulnerable.has('support-token-as-tenant-token')) return supportTokenAsTenantToken(request, services, support.sub);
+      throw new HttpError(401, 'a support token is not a tenant token: open a support session (POST /support/sessions) with a reason');
+    });
+    if ('context' in claims) {
+      request.tenantContext = claims.context;
+      return;
+    }
     let context: TenantContext = {
       tenant: { id: claims.tid, slug: claims.ten, model: 'rls' as IsolationModel },
       principal: { userId: claims.sub, role: claims.role, tokenIssuedAtMs: claims.issuedAtMs, via: 'token' },
     };
     const requested = requestedTenantSlug(request, services.baseDomain);
-    if (requested && requested.slug !== claims.ten) {
+    if (claims.kind === 'support-session') {
+      // A support session is bound to the one tenant it was opened for: read-only, audited (authorize.ts).
+      if (requested && requested.slug !== claims.ten) throw new HttpError(403, 'a support session is bound to the tenant it was opened for');
+      if (!claims.sessionId || claims.expiresAtMs === undefined || claims.expiresAtMs - claims.issuedAtMs > maxSupportSessionSeconds * 1000 + 1000) {
+        throw new HttpError(401, 'support session token is not bounded in time');
+      }
+      context = {
+        ...context,
+        principal: {
+          ...context.principal,
+          role: 'support',
+          via: 'support',
+          supportSession: { id: claims.sessionId, audited: !services.vulnerable.has('support-access-unaudited') },
+        },
+      };
+    } else if (requested && requested.slug !== claims.ten) {
       if (services.vulnerable.has('header-tenant-trusted')) {
         const { rows } = await opsPool(services).query<{ id: string }>('select id from app.tenants where slug = $1', [requested.slug]);
         if (!rows[0]) throw notAMember();
@@ -79,4 +106,17 @@ export function authenticate(services: Services) {
     reply.log = log;
     log.info({ method: request.method, url: request.url, via: context.principal.via }, 'incoming request');
   };
+}
+
+/**
+ * The `support-token-as-tenant-token` vulnerability: a support agent's login token is taken as an
+ * ordinary tenant token — the tenant from X-Tenant, the role `admin`, no session, no audit entry.
+ */
+async function supportTokenAsTenantToken(request: FastifyRequest, services: Services, agentId: string): Promise<{ context: TenantContext }> {
+  const requested = requestedTenantSlug(request, services.baseDomain);
+  if (!requested) throw new HttpError(400, 'X-Tenant header required');
+  const { rows } = await services.pool.query<{ id: string; slug: string; model: IsolationModel }>('select * from app.support_tenant($1)', [requested.slug]);
+  const tenant = rows[0];
+  if (!tenant) throw notAMember();
+  return { context: { tenant: { id: tenant.id, slug: tenant.slug, model: tenant.model }, principal: { userId: agentId, role: 'admin', tokenIssuedAtMs: Date.now(), via: requested.via } } };
 }

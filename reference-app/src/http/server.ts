@@ -13,6 +13,11 @@ import { invoiceRoutes } from './routes/invoices.ts';
 import { memberRoutes } from './routes/members.ts';
 import { exportRoutes } from './routes/exports.ts';
 import type { Services } from './services.ts';
+import { supportRoutes } from './routes/support.ts';
+import { reportRoutes } from './routes/reports.ts';
+import { usageRoutes } from './routes/usage.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import type { Redis } from 'ioredis';
 
 export interface ServerOptions {
   readonly logger: FastifyBaseLogger | boolean;
@@ -22,6 +27,12 @@ export interface ServerOptions {
   readonly rateLimit: { readonly max: number; readonly timeWindowMs: number };
   /** Requests per client address per window on the public routes (signup, login). */
   readonly publicRateLimit: { readonly max: number; readonly timeWindowMs: number };
+  /** The deployment's metrics token (GET /metrics). */
+  readonly metricsToken: string;
+  /** The shared store: rate-limit buckets in Redis, shared by every instance (else in-process). */
+  readonly redis?: Redis | undefined;
+  /** Prefix of this deployment's keys in the shared store. */
+  readonly storePrefix?: string;
   /** Extra route modules (later issues). */
   readonly extraRoutes?: readonly ((scope: FastifyInstance, services: Services) => void)[];
 }
@@ -47,6 +58,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
   });
 
   app.get('/health', async () => ({ ok: true }));
+  metricsRoutes(app, services, options.metricsToken);
+  const shared = options.redis ? { redis: options.redis, nameSpace: `${options.storePrefix ?? ''}rate-limit:`, skipOnError: false } : {};
   // Public routes are limited per client address: password guessing and signup floods.
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
@@ -56,9 +69,11 @@ export async function buildServer(services: Services, options: ServerOptions): P
       max: options.publicRateLimit.max,
       timeWindow: options.publicRateLimit.timeWindowMs,
       keyGenerator: (request) => `ip:${request.ip}`,
+      ...shared,
       errorResponseBuilder: (_request, context) => new HttpError(429, 'too many attempts from this address', { retryAfterMs: context.ttl }),
     });
     authRoutes(scope, services);
+    supportRoutes(scope, services);
   });
 
   await app.register(async (scope) => {
@@ -73,17 +88,19 @@ export async function buildServer(services: Services, options: ServerOptions): P
         const context = request.tenantContext;
         if (!context) throw new HttpError(401, 'no tenant context');
         if (!writes) return runInTenantContext(context, () => handler.call(this, request, reply));
-        services.cache.invalidateTenant(context.tenant.id);
+        await services.cache.invalidateTenant(context.tenant.id);
         try {
           return await runInTenantContext(context, () => handler.call(this, request, reply));
         } finally {
-          services.cache.invalidateTenant(context.tenant.id);
+          await services.cache.invalidateTenant(context.tenant.id);
         }
       };
     });
     // Per-tenant rate limit: the key is the resolved tenant, so one tenant hammering the API is
     // throttled while the others are not.
-    await scope.register(rateLimit, {
+    // `no-rate-limit` switches this protection off.
+    if (!services.vulnerable.has('no-rate-limit')) await scope.register(rateLimit, {
+      ...shared,
       hook: 'preHandler',
       max: options.rateLimit.max,
       timeWindow: options.rateLimit.timeWindowMs,
@@ -101,6 +118,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
     invoiceRoutes(scope, services);
     memberRoutes(scope, services);
     exportRoutes(scope, services);
+    reportRoutes(scope, services);
+    usageRoutes(scope, services);
     for (const routes of options.extraRoutes ?? []) routes(scope, services);
   });
   return app;

@@ -7,7 +7,9 @@ import type { PlanName } from '../auth/permissions.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import type { TenantContext } from '../tenancy/context.ts';
 import type { VulnerabilityName } from '../vulnerabilities.ts';
-import type { TenantCache } from '../cache/tenant-cache.ts';
+import type { ResponseCache } from '../cache/tenant-cache.ts';
+import type { UsageMeter } from '../metering/usage-meter.ts';
+import type { PoolShare } from '../tenancy/pool-share.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 
 /** What route modules are given: the data layer, tokens and the switched-on vulnerabilities. */
@@ -26,7 +28,15 @@ export interface Services {
   /** The isolation model a new tenant gets when signup does not name one. */
   readonly planModels: Readonly<Record<PlanName, IsolationModel>>;
   /** Answers of read-heavy routes, per tenant of the tenant context (`cache/tenant-cache.ts`). */
-  readonly cache: TenantCache;
+  readonly cache: ResponseCache;
+  /** Usage metering and monthly limits (`metering/usage-meter.ts`). */
+  readonly meter: UsageMeter;
+  /** Each tenant's share of the shared pool (`tenancy/pool-share.ts`). */
+  readonly poolShare: PoolShare;
+  /** The app's login role (what a pooled connection outside any tenant context must be). */
+  readonly appRole: string;
+  /** The heavy report's statement_timeout per plan, ms. */
+  readonly reportTimeoutsMs: Readonly<Record<PlanName, number>>;
   /** The background job queue (`jobs/queue.ts`): jobs carry the tenant of the context they were enqueued in. */
   readonly jobs: JobQueue;
 }

@@ -25,8 +25,16 @@ export interface Principal {
   readonly role: string;
   /** When the principal's token was issued (ms): tokens issued before a revocation are refused. */
   readonly tokenIssuedAtMs: number;
-  /** How the tenant was chosen for this request (`job`: a background job, in the context it was enqueued in). */
-  readonly via: 'token' | 'header' | 'subdomain' | 'job';
+  /**
+   * How the tenant was chosen for this request (`job`: a background job, in the context it was
+   * enqueued in; `support`: a platform support agent's session, opened with a reason).
+   */
+  readonly via: 'token' | 'header' | 'subdomain' | 'job' | 'support';
+  /**
+   * Support sessions: the session id, and whether its requests are written into the tenant's
+   * audit log (always, unless the `support-access-unaudited` vulnerability is on).
+   */
+  readonly supportSession?: { readonly id: string; readonly audited: boolean };
 }
 
 export interface TenantContext {

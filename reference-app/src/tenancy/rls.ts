@@ -19,6 +19,8 @@ export interface RlsOptions {
   readonly statementTimeoutMs?: number;
   /** The shared schema holding the tenant tables (default `app`). */
   readonly schema?: string;
+  /** Where a tenant's transactions get their connection (its share of `pool`: `pool-share.ts`); default `pool`. */
+  readonly connectionsFor?: (tenantId: string) => Pick<pg.Pool, 'connect'>;
 }
 
 export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel {
@@ -35,7 +37,7 @@ export function rlsModel(pool: pg.Pool, options: RlsOptions = {}): TenancyModel 
     name: 'rls',
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return inPooledTransaction(
-        pool,
+        options.connectionsFor?.(tenant.id) ?? pool,
         async (client) => {
           await client.query(enterTenant, [tenant.id]);
           // Tenant tables are named unqualified by the routes: here they resolve to the shared schema.

@@ -19,6 +19,8 @@ export interface SchemaModelOptions {
   /** The `search-path-session` vulnerability: SET search_path / SET ROLE at session level on pooled connections. */
   readonly sessionLevelSearchPath?: boolean;
   readonly statementTimeoutMs?: number;
+  /** Where a tenant's transactions get their connection (its share of `pool`: `pool-share.ts`); default `pool`. */
+  readonly connectionsFor?: (tenantId: string) => Pick<pg.Pool, 'connect'>;
 }
 
 export function schemaModel(pool: pg.Pool, options: SchemaModelOptions): TenancyModel {
@@ -29,7 +31,7 @@ export function schemaModel(pool: pg.Pool, options: SchemaModelOptions): Tenancy
     async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const { schema, role } = options.placementOf(tenant);
       return inPooledTransaction(
-        pool,
+        options.connectionsFor?.(tenant.id) ?? pool,
         async (client) => {
           // Role names cannot be bind parameters: quoted, and derived from the tenant id only.
           await client.query(local ? `set local role ${q(role)}` : `set role ${q(role)}`);

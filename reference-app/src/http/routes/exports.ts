@@ -9,6 +9,8 @@ import { authorize } from '../authorize.ts';
 import { notFound } from '../errors.ts';
 import { isUuid } from '../input.ts';
 import type { Services } from '../services.ts';
+import { requireFeature, tenantPlan } from '../plan.ts';
+import { currentTenantContext } from '../../tenancy/context.ts';
 
 const columns = `id, kind, status, requested_by as "requestedBy", result, error, created_at as "createdAt", finished_at as "finishedAt"`;
 
@@ -16,6 +18,12 @@ export function exportRoutes(app: FastifyInstance, services: Services): void {
   const { tenancy } = services;
 
   app.post('/exports', async (request, reply) => {
+    // The plan includes exports, and this month's export quota has room (429 with the figures if not).
+    await tenancy.inCurrentTenant(async (tx) => {
+      await authorize(tx, 'projects:read');
+      requireFeature(await tenantPlan(tx), 'exports');
+    });
+    await services.meter.admit(currentTenantContext().tenant, 'exports');
     const created = await tenancy.inCurrentTenant(async (tx) => {
       await authorize(tx, 'projects:read');
       const { rows } = await tx.query<{ id: string }>(`insert into exports (requested_by) values ($1) returning ${columns}`, [

@@ -94,9 +94,10 @@ function verifyMismatch(reportDir: string, expected: 0 | 1, actual: number | nul
   if (actual !== expected) return `exit ${actual ?? 'killed'}, expected ${expected}`;
   const file = join(reportDir, 'findings.json');
   if (!existsSync(file)) return 'no findings.json was written';
-  const report = JSON.parse(readFileSync(file, 'utf8')) as { verdict: string; findings: { checkId: string }[] };
+  const report = JSON.parse(readFileSync(file, 'utf8')) as { verdict: string; findings: { checkId: string; affected?: { checkId: string }[] }[] };
   if (report.verdict !== (expected === 0 ? 'verified' : 'findings')) return `verdict ${report.verdict}`;
-  if (symptom && !report.findings.some((f) => f.checkId === symptom)) return `no ${symptom} finding (found: ${[...new Set(report.findings.map((f) => f.checkId))].join(', ') || 'none'})`;
+  // The symptom may stand on its own or under its root cause (findings are grouped by cause).
+  if (symptom && !report.findings.some((f) => f.checkId === symptom || (f.affected ?? []).some((a) => a.checkId === symptom))) return `no ${symptom} finding (found: ${[...new Set(report.findings.map((f) => f.checkId))].join(', ') || 'none'})`;
   return null;
 }
 

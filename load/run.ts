@@ -64,7 +64,7 @@ export const tiedThresholds: Readonly<Record<Scenario, Partial<Record<Vulnerabil
 
 /** Short: the main job and CI. Long: documented in load/README.md, run by hand. */
 const profiles = {
-  short: { phaseSeconds: 8, victims: 3, victimRate: 5, aggressorRate: 60, isolationSeconds: 10, isolationRate: 15, tenantsPerModel: 3, heavyComments: 60_000 },
+  short: { phaseSeconds: 8, victims: 3, victimRate: 5, aggressorRate: 60, isolationSeconds: 10, isolationRate: 15, tenantsPerModel: 3, heavyComments: 150_000 },
   long: { phaseSeconds: 60, victims: 5, victimRate: 5, aggressorRate: 100, isolationSeconds: 120, isolationRate: 30, tenantsPerModel: 8, heavyComments: 150_000 },
 } as const;
 

@@ -75,11 +75,11 @@ describe('the Allure report opens from disk and shows a seeded leak', () => {
       const requests: string[] = [];
       page.on('request', (request) => requests.push(request.url()));
       await page.goto(`file://${resolve(reportFile)}`);
-      // The reviewer's path: find the read probe's result and open it.
-      await page.getByPlaceholder('Search tests').fill('probe-read-scan');
-      await page.getByText("probe-read-scan: Tenant reads other tenants' rows of public.notes").first().click({ timeout: 30_000 });
-      // Its evidence: which tenant read which other tenant's rows of which table.
-      const evidence = page.getByText(/Tenant reads other tenants' rows of public\.notes: public\.notes \(tenant \S+ → \S+\)/).first();
+      // The reviewer's path: the root cause (RLS off on notes) is one finding, under its rule; open it.
+      await page.getByPlaceholder('Search tests').fill('rls-disabled');
+      await page.getByText(/^rls-disabled: /).first().click({ timeout: 30_000 });
+      // Its evidence: the cause, how many probe findings it explains, and which tenant read which other tenant's rows.
+      const evidence = page.getByText(/Row-level security is off on public\.notes: \d+ probe findings? on public\.notes: public\.notes \(tenant \S+ → \S+\)/).first();
       await evidence.waitFor({ timeout: 30_000 });
       expect(await evidence.isVisible()).toBe(true);
       await page.screenshot({ path: screenshot, fullPage: true });

@@ -30,7 +30,8 @@ export interface UsageReport {
   readonly metrics: Readonly<Record<MeteredMetric, MetricUsage>>;
 }
 
-const month = `(date_trunc('month', now() at time zone 'utc'))::date`;
+// The calendar month as `YYYY-MM` text: a form the column's CHECK states plainly (a verifier can fill it).
+const month = `to_char(now() at time zone 'utc', 'YYYY-MM')`;
 
 export class UsageLimitError extends HttpError {
   constructor(
@@ -79,7 +80,7 @@ export class UsageMeter {
   async report(tenant: Pick<TenantRef, 'id'>): Promise<UsageReport> {
     return withGlobalSide(this.pool, tenant, async (tx) => {
       const { rows: registry } = await tx.query<{ plan: PlanName; limits: Record<string, unknown>; month: string }>(
-        `select plan, limits, to_char(${month}, 'YYYY-MM') as month from tenants where id = app.current_tenant_id()`,
+        `select plan, limits, ${month} as month from tenants where id = app.current_tenant_id()`,
       );
       const tenantRow = registry[0];
       if (!tenantRow) throw new HttpError(401, 'the tenant of this token no longer exists');

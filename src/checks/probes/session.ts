@@ -84,9 +84,20 @@ export function inlineParams(text: string, values: readonly unknown[] = []): str
  * (Entering a context is checked up front by `preflight`; were it to fail, every probe in that
  * context fails alike, as it did when each probe entered it on its own.)
  */
+/**
+ * How many probe messages may be in flight at once. Unbounded pipelining deadlocks on a large
+ * world: the server blocks writing results the client has not read while the client is still
+ * writing messages the server has not read (seen on the reference app's 15 tables: a verify that
+ * never ended). A window keeps the round-trip savings and bounds both buffers.
+ */
+export const probeWindow = 32;
+
 export class ProbeSession implements Queryable {
   /** The context entered under the context savepoint, or null when none is open. */
   private context: string | null = null;
+  /** Messages sent and not answered yet, and the chain that hands out send turns in call order. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private turns: Promise<void> = Promise.resolve();
   private readonly contextSavepoint: string;
   private readonly probeSavepoint: string;
   constructor(private readonly tx: Queryable) {
@@ -101,9 +112,29 @@ export class ProbeSession implements Queryable {
   }
 
   async flush(): Promise<void> {
-    if (this.context === null) return;
+    if (this.context === null) {
+      await this.turns;
+      return;
+    }
     this.context = null;
-    await this.tx.query(`rollback to savepoint ${this.contextSavepoint}; release savepoint ${this.contextSavepoint}`);
+    await this.enqueue(`rollback to savepoint ${this.contextSavepoint}; release savepoint ${this.contextSavepoint}`);
+  }
+
+  /** Sends `text` after every message queued before it, with at most probeWindow in flight. */
+  private async enqueue(text: string): Promise<unknown> {
+    const turn = this.turns.then(async () => {
+      while (this.inFlight.size >= probeWindow) await Promise.race(this.inFlight);
+    });
+    this.turns = turn;
+    await turn;
+    const sent = this.tx.query(text);
+    const settled = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return sent;
   }
 
   /**
@@ -127,8 +158,10 @@ export class ProbeSession implements Queryable {
           : `rollback to savepoint ${this.contextSavepoint}; ${entered}`;
     this.context = enter;
     const text = `${open}${inlineParams(statement, values)}`;
+    // Messages go out in call order, at most probeWindow at a time.
+    const sent = this.enqueue(text);
     try {
-      const result = (await this.tx.query(text)) as unknown as QueryResult<R> | QueryResult<R>[];
+      const result = (await sent) as unknown as QueryResult<R> | QueryResult<R>[];
       const last = Array.isArray(result) ? result[result.length - 1]! : result;
       return { ok: true, rows: last.rows, rowCount: last.rowCount ?? last.rows.length };
     } catch (error) {

@@ -51,7 +51,7 @@ grant select, insert on ${s}.usage_events to ${app};
 create table ${s}.usage_monthly (
   tenant_id uuid not null default ${s}.current_tenant_id() references ${s}.tenants (id) on delete cascade,
   metric text not null check (metric in ('reports', 'exports')),
-  month date not null check (extract(day from month) = 1),
+  month text not null check (month ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'),
   quantity bigint not null default 0 check (quantity >= 0),
   primary key (tenant_id, metric, month)
 );

@@ -7,6 +7,7 @@ export * from './errors.ts';
 export * from './target/connection.ts';
 export * from './target/url.ts';
 export * from './target/types.ts';
+export * from './target/contexts.ts';
 export * from './findings/types.ts';
 export * from './catalog/index.ts';
 export * from './checks/rules/index.ts';

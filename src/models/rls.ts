@@ -7,7 +7,8 @@ import { introspectStructure, type Structure } from '../catalog/structure.ts';
 import type { Relation } from '../catalog/types.ts';
 import { CannotRunError, describeError } from '../errors.ts';
 import type { Queryable } from '../target/connection.ts';
-import { setRoleSql, setSettingSql } from '../target/context.ts';
+import { setRoleSql, setSettingSql, type TenantContext } from '../target/context.ts';
+import { enterContextSql, placeholdersOf, principalUserId, type ContextConfig, type PrincipalValues } from '../target/contexts.ts';
 import type { TargetConfig } from '../target/types.ts';
 import { withLearnedReferences, type LearnedReference } from '../world/learn.ts';
 import { planWorld, type WorldPlan } from '../world/plan.ts';
@@ -19,23 +20,70 @@ export const rlsModel: IsolationModel = {
   async discoverTenantUnits() {
     return [];
   },
-  contextRoles: (target) => [target.appRole],
+  contextRoles: (target) => {
+    const c = target.context;
+    if (!c) return [target.appRole];
+    const role = c.role ?? target.appRole;
+    // A role named by the tenant's row ({tenant.db_user}) is checked once the world's tenants exist.
+    return [...(placeholdersOf(role).length === 0 ? [role] : []), ...(c.anonymous ? [c.anonymous.role] : [])];
+  },
   async checkContext(tx, target) {
-    try {
-      await tx.query('select set_config($1, $2, true)', [target.tenantSetting, 'tenantproof']);
-    } catch (cause) {
-      throw new CannotRunError(`tenant setting ${target.tenantSetting} cannot be set: ${describeError(cause)}`, {}, { cause });
+    const settings = target.context ? Object.keys({ ...target.context.settings, ...target.context.anonymous?.settings }) : [target.tenantSetting];
+    for (const name of settings) {
+      try {
+        await tx.query('select set_config($1, $2, true)', [name, 'tenantproof']);
+      } catch (cause) {
+        throw new CannotRunError(`${target.context ? 'context setting' : 'tenant setting'} ${name} cannot be set: ${describeError(cause)}`, {}, { cause });
+      }
     }
   },
   enterTenantSql(target, context) {
-    const value = context.kind === 'tenant' ? context.tenant : context.value;
-    return `${setRoleSql(target.appRole)}; ${setSettingSql(target.tenantSetting, value)}`;
+    const c = target.context;
+    if (!c) {
+      const value = context.kind === 'tenant' ? context.tenant : context.value;
+      return `${setRoleSql(target.appRole)}; ${setSettingSql(target.tenantSetting, value)}`;
+    }
+    return enterPrincipalSql(target, c, context);
   },
   async describeTenantTables(q, target) {
     const structure = await introspectRlsTarget(q, target);
     return planRlsWorlds(structure).plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
   },
 };
+
+/** A principal of a context template: a user (of zero, one or several tenants), or the anonymous principal. */
+export interface PrincipalContext {
+  readonly kind: 'principal';
+  readonly values: PrincipalValues;
+  readonly anonymous?: boolean;
+}
+
+/** SQL entering `principal` through the target's context template (the rls model with `context`). */
+export function enterPrincipalContextSql(target: TargetConfig, principal: PrincipalContext): string {
+  return target.context ? enterPrincipalSql(target, target.context, principal) : rlsModel.enterTenantSql(target, { kind: 'raw', value: principal.values.tenant });
+}
+
+/** SQL entering a context template's principal: a tenant's own user, a given principal, or a raw value in place of the ids. */
+function enterPrincipalSql(target: TargetConfig, c: ContextConfig, context: TenantContext | PrincipalContext): string {
+  const resolved = c.resolved;
+  const tenants = resolved?.tenants ?? null;
+  const entry = { role: c.role ?? target.appRole, settings: c.settings, sql: c.sql, searchPath: c.searchPath };
+  if (context.kind === 'principal' && context.anonymous) {
+    return c.anonymous ? enterContextSql({ ...entry, ...c.anonymous }, context.values, tenants) : enterContextSql(entry, context.values, tenants);
+  }
+  const values: PrincipalValues =
+    context.kind === 'principal'
+      ? context.values
+      : context.kind === 'raw'
+        ? { user: context.value, tenant: context.value, role: entry.role }
+        : {
+            user: resolved && !resolved.userIsTenant ? principalUserId(context.tenant, resolved.userKeyType) : context.tenant,
+            tenant: context.tenant,
+            role: entry.role,
+            other: resolved?.others.get(context.tenant) ?? null,
+          };
+  return enterContextSql(entry, values, tenants);
+}
 
 /** Introspects the target for the rls model; refuses (one line) when nothing is tenant-scoped. */
 export async function introspectRlsTarget(q: Queryable, target: TargetConfig, schemas?: readonly string[]): Promise<Structure> {

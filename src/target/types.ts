@@ -3,6 +3,8 @@
  * context. This is the validated shape; src/target/config.ts parses CLI flags and config
  * files into it (zod, one-line errors naming the bad field).
  */
+import type { ContextConfig } from './contexts.ts';
+
 /** The isolation models tenantproof verifies; each is one module of src/models (see models/index.ts). */
 export type IsolationModelName = 'rls' | 'schema' | 'database';
 export const isolationModelNames: readonly IsolationModelName[] = ['rls', 'schema', 'database'];
@@ -26,6 +28,11 @@ export interface TargetConfig {
   readonly tenantRole: string | null;
   /** rls: only these schemas hold tenant tables (a hybrid deployment's shared schema); absent = every schema. */
   readonly schemas?: readonly string[] | null;
+  /**
+   * rls: how a principal enters (a preset or templates, users and memberships: target/contexts.ts);
+   * absent = the principal is its tenant, entered as the app role with the tenant setting.
+   */
+  readonly context?: ContextConfig | null;
 }
 
 export const targetDefaults = {

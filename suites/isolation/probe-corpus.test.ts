@@ -7,12 +7,15 @@ import { describe, expect, test } from 'vitest';
 import { fillTemplate, probeChecks, type IsolationModelName, type ProbeId } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
 import { databaseCases, schemaCases } from './model-corpus.ts';
+import { probeConventionCases } from './conventions-probes.ts';
 
 /** Each flaw case, with the model it runs in and the checks it must produce. */
 const redCases: { model: IsolationModelName; name: string; checkIds: readonly ProbeId[] }[] = [
   ...corpus.flatMap((c) => (c.expect ? [{ model: 'rls' as const, name: c.name, checkIds: c.expect.checkIds }] : [])),
   ...schemaCases.flatMap((c) => (c.expect ? [{ model: 'schema' as const, name: c.name, checkIds: c.expect.checkIds }] : [])),
   ...databaseCases.flatMap((c) => (c.expect ? [{ model: 'database' as const, name: c.name, checkIds: c.expect.checkIds }] : [])),
+  // The conventions' probe corpora (conventions-probes.test.ts): principals, memberships, anonymous.
+  ...probeConventionCases.flatMap((c) => (c.expect ? [{ model: 'rls' as const, name: `${c.convention}: ${c.title}`, checkIds: c.expect.checkIds }] : [])),
 ];
 
 describe('every probe check has a red case in the corpora', () => {

@@ -91,7 +91,7 @@ function touchColumn(table: TablePlan): string | null {
   return (fake ?? table.columns.find((c) => c.source.kind !== 'counter'))?.column.name ?? null;
 }
 
-interface Evidence {
+export interface Evidence {
   table: TablePlan | string;
   acting?: string | undefined;
   victim?: string | undefined;
@@ -105,7 +105,7 @@ interface Evidence {
 }
 
 /** Observes a hit of check `id`: title, severity, class, CWE and remediation come from the registry; the root cause from the catalog. */
-function record(run: ProbeRun, id: ProbeId, e: Evidence): void {
+export function record(run: ProbeRun, id: ProbeId, e: Evidence): void {
   const table = typeof e.table === 'string' ? null : e.table;
   const object = table ? table.label : (e.table as string);
   const cause = table ? run.catalog.causes.get(table.label) : undefined;

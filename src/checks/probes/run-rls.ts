@@ -12,14 +12,37 @@ import type { LearnedReference } from '../../world/learn.ts';
 import { readCounterBases, writeWorld } from '../../world/write.ts';
 import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { runRlsProbes } from './rls.ts';
+import { runPrincipalProbes } from './principals.ts';
+import { findPrincipals, type PrincipalCatalog } from '../../catalog/principals.ts';
+import { placeholdersOf, type ContextConfig } from '../../target/contexts.ts';
+import { createTenantRoles, writePrincipals, type WorldPrincipals } from '../../world/principals.ts';
+import type { WorldPlan } from '../../world/plan.ts';
+
+/** The target with its context template resolved against the catalog (where placeholders are looked up). */
+function resolveContext(target: TargetConfig, context: ContextConfig, plan: WorldPlan, principals: PrincipalCatalog): TargetConfig {
+  const tenantsPlan = plan.tables.find((t) => t.role === 'tenants');
+  const tenants = tenantsPlan?.tenantColumn ? { sql: tenantsPlan.sql, key: tenantsPlan.tenantColumn } : null;
+  const templates = [context.role ?? '', ...Object.values(context.settings), context.sql ?? ''];
+  const rowColumns = templates.flatMap(placeholdersOf).filter((p) => p.startsWith('tenant.')).map((p) => p.slice('tenant.'.length));
+  for (const column of rowColumns) {
+    if (!tenantsPlan) throw new CannotRunError(`context template names {tenant.${column}}, but there is no tenants table (see --tenant-table)`);
+    if (!tenantsPlan.relation.columns.some((c) => c.name === column)) {
+      throw new CannotRunError(`context template names {tenant.${column}}, which is not a column of the tenants table ${tenantsPlan.label}`);
+    }
+  }
+  return { ...target, context: { ...context, resolved: { tenants, userKeyType: principals.userKeyType, userIsTenant: principals.membership === null, others: new Map() } } };
+}
 
 /** Verifies an rls target: every tenant-scoped table, every probe, `options.runs` worlds. */
-export async function verifyRls(q: Queryable, target: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
-  await preflight(q, target, rlsModel, []);
+export async function verifyRls(q: Queryable, given: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
+  await preflight(q, given, rlsModel, []);
   // Reads before the first world wait for no lock longer than the runs themselves do.
   const guarded = lockGuarded(q, options.lockTimeoutMs);
-  const structure = await introspectRlsTarget(guarded, target);
+  const structure = await introspectRlsTarget(guarded, given);
   const planFor = (learned: readonly LearnedReference[]) => planRlsWorlds(structure, learned);
+  // Principals (a context template): users, memberships, user-keyed and shared tables.
+  const principalCatalog = given.context ? findPrincipals(structure, { ...given.context, tenantColumn: given.tenantColumn }) : null;
+  const target = given.context ? resolveContext(given, given.context, planFor([]).plan, principalCatalog!) : given;
   // Rows the connecting role is refused are written the application's way: as the tenant.
   const writeAs = (tenant: string) => rlsModel.enterTenantSql(target, { kind: 'tenant', tenant });
   let { plan, relations } = planFor([]);
@@ -46,6 +69,7 @@ export async function verifyRls(q: Queryable, target: TargetConfig, options: Ver
     bases = await readCounterBases(guarded, plan);
   }
   const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
+  let principals: WorldPrincipals | null = null;
   const catalog = await readProbeSurface(guarded, plan.tables, target.appRole);
   options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
   return checkProperty(
@@ -56,8 +80,21 @@ export async function verifyRls(q: Queryable, target: TargetConfig, options: Ver
       bases,
       catalog,
       existingTenants,
-      runProbes: runRlsProbes,
-      write: (tx, world) => writeWorld(tx, target, plan, world, bases, writeAs),
+      runProbes: async (run) => {
+        await runRlsProbes(run);
+        if (principalCatalog && principals) await runPrincipalProbes(run, { catalog: principalCatalog, principals });
+      },
+      write: async (tx, world) => {
+        const stored = await writeWorld(tx, target, plan, world, bases, writeAs);
+        if (!principalCatalog) return stored;
+        const others = target.context?.resolved?.others;
+        others?.clear();
+        stored.tenantIds.forEach((id, i) => others?.set(id, stored.tenantIds[(i + 1) % stored.tenantIds.length]!));
+        if (target.context?.role && placeholdersOf(target.context.role).length > 0) await createTenantRoles(tx, target, stored);
+        const written = await writePrincipals(tx, principalCatalog, stored);
+        principals = written.principals;
+        return written.world;
+      },
       // Every acting tenant must have met other tenants' rows in every table it probed.
       foreignRowsNeeded: (tenants, scopedTables) => scopedTables * tenants,
     },

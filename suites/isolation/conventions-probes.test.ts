@@ -1,0 +1,77 @@
+/**
+ * The probes in the conventions' own contexts (Supabase/PostgREST, role per tenant, PostGraphile):
+ * every red case is found by the probes, no green case draws anything high or critical, and a
+ * verification leaves no trace (catalog and row counts before and after are equal).
+ */
+import { describe, expect, test } from 'vitest';
+import { atLeast, contextFrom, verifyTarget, withClient, type ContextTemplateOptions, type Finding } from '../../src/index.ts';
+import { expand } from '../catalog/apply-sql.ts';
+import { conventionBases } from '../catalog/conventions.ts';
+import { fixtureDatabase } from '../catalog/harness.ts';
+import { conventionContexts, probeConventionCases } from './conventions-probes.ts';
+
+const seed = Number(process.env.TENANTPROOF_SEED ?? 20261201);
+const runs = Number(process.env.TENANTPROOF_RUNS ?? 3);
+
+const describeAll = (findings: readonly Finding[]) => findings.map((f) => `${f.severity} ${f.checkId} ${f.object}: ${f.title} ${JSON.stringify(f.observed)}`).join('\n') || '(none)';
+
+/** What a verification must leave as it found it: the catalog (relations, roles, policies) and every table's row count. */
+async function snapshot(url: string): Promise<unknown> {
+  return withClient(url, async (c) => {
+    const catalog = await c.query(
+      `select (select count(*)::int from pg_class) as relations, (select string_agg(rolname, ',' order by rolname) from pg_roles) as roles,
+              (select count(*)::int from pg_policy) as policies, (select count(*)::int from pg_proc) as functions`,
+    );
+    const tables = await c.query<{ t: string }>(
+      `select format('%I.%I', schemaname, tablename) as t from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1`,
+    );
+    const counts: Record<string, number> = {};
+    for (const { t } of tables.rows) counts[t] = (await c.query<{ n: number }>(`select count(*)::int as n from ${t}`)).rows[0]!.n;
+    const sequences = await c.query(`select format('%I.%I', schemaname, sequencename) as s, last_value from pg_sequences order by 1`);
+    return { catalog: catalog.rows[0], counts, sequences: sequences.rows };
+  });
+}
+
+function expandContext(options: ContextTemplateOptions, prefix: string): ContextTemplateOptions {
+  const e = (v: string | null | undefined) => (typeof v === 'string' ? expand(v, prefix) : v);
+  return {
+    ...options,
+    usersTable: e(options.usersTable),
+    membershipTable: e(options.membershipTable),
+    role: e(options.role),
+    ...(options.settings ? { settings: Object.fromEntries(Object.entries(options.settings).map(([k, v]) => [k, expand(v, prefix)])) } : {}),
+  };
+}
+
+describe('convention probes: every red case found, nothing high or critical on a green case, no trace', () => {
+  test.for(probeConventionCases.map((c) => [`${c.convention}: ${c.expect ? 'red' : 'green'}: ${c.title} (seed=${seed})`, c] as const))('%s', async ([, c]) => {
+    await using db = await fixtureDatabase('rls', conventionBases[c.convention]);
+    if (c.sql) await db.apply(c.sql);
+    const base = db.target();
+    const context = contextFrom(expandContext(conventionContexts[c.convention].context, db.prefix), base.tenantColumn);
+    const target = db.target({ context });
+    const before = await snapshot(db.url);
+    const result = await verifyTarget(target, { runs, seed });
+    expect(await snapshot(db.url), 'verify left a trace').toEqual(before);
+    expect(result.runsExecuted).toBeGreaterThanOrEqual(runs);
+    expect(result.skippedTables, JSON.stringify(result.skippedTables)).toEqual([]);
+    const all = describeAll(result.findings);
+    if (!c.expect) {
+      expect(result.findings.filter((f) => atLeast(f.severity, 'high')), all).toEqual([]);
+      expect(result.probesNotActed, JSON.stringify(result.probesNotActed)).toEqual([]);
+      expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+      return;
+    }
+    const { checkIds, object } = c.expect;
+    const missing = checkIds.filter((id) => !result.findings.some((f) => f.checkId === id && f.object === object));
+    expect(missing, `expected ${checkIds.join(', ')} on ${object}; got:\n${all}\nnot acted: ${JSON.stringify(result.probesNotActed)}`).toEqual([]);
+    for (const hit of result.findings.filter((f) => f.object === object && checkIds.includes(f.checkId as never))) {
+      expect(hit.title).toContain(object);
+      expect(hit.remediation).not.toMatch(/\{[a-zA-Z]+\}|undefined|\[object /);
+      expect(hit.statement).toBeTruthy();
+    }
+    // Precision: nothing high or critical on an object the flaw does not reach.
+    const spurious = result.findings.filter((f) => f.object !== object && !(c.alsoFound ?? []).includes(f.object) && atLeast(f.severity, 'high'));
+    expect(spurious.map((f) => `${f.checkId} ${f.object}`), all).toEqual([]);
+  });
+});

@@ -26,6 +26,8 @@ export interface PrincipalCatalog {
   readonly shared: readonly PrincipalTable[];
   /** The base type of user ids. */
   readonly userKeyType: string;
+  /** The user-keyed table of sessions (PostGraphile's `{session}`): named *session(s)*, a single-column key. */
+  readonly sessions: { readonly label: string; readonly key: Column } | null;
 }
 
 export interface PrincipalOptions {
@@ -124,5 +126,7 @@ export function findPrincipals(structure: Structure, options: PrincipalOptions):
     if (userColumn) userKeyed.push({ ...asTable(r), userColumn });
     else if (!r.foreignKeys.some((fk) => reserved.has(structure.relations.find((x) => same(x, fk.references))?.oid ?? -1))) shared.push(asTable(r));
   }
-  return { users, membership, userKeyed, shared, userKeyType };
+  const sessionTable = userKeyed.find((t) => /(^|_)sessions?$/.test(t.relation.name) && t.relation.primaryKey?.length === 1 && t.relation.primaryKey[0] !== t.userColumn.name);
+  const sessions = sessionTable ? { label: sessionTable.label, key: sessionTable.relation.columns.find((c) => c.name === sessionTable.relation.primaryKey![0])! } : null;
+  return { users, membership, userKeyed, shared, userKeyType, sessions };
 }

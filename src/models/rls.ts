@@ -8,7 +8,7 @@ import type { Relation } from '../catalog/types.ts';
 import { CannotRunError, describeError } from '../errors.ts';
 import type { Queryable } from '../target/connection.ts';
 import { setRoleSql, setSettingSql, type TenantContext } from '../target/context.ts';
-import { enterContextSql, placeholdersOf, principalUserId, type ContextConfig, type PrincipalValues } from '../target/contexts.ts';
+import { enterContextSql, placeholdersOf, principalUserId, sessionIdOf, type ContextConfig, type PrincipalValues } from '../target/contexts.ts';
 import type { TargetConfig } from '../target/types.ts';
 import { withLearnedReferences, type LearnedReference } from '../world/learn.ts';
 import { planWorld, type WorldPlan } from '../world/plan.ts';
@@ -71,6 +71,8 @@ function enterPrincipalSql(target: TargetConfig, c: ContextConfig, context: Tena
   if (context.kind === 'principal' && context.anonymous) {
     return c.anonymous ? enterContextSql({ ...entry, ...c.anonymous }, context.values, tenants) : enterContextSql(entry, context.values, tenants);
   }
+  const withSession = (v: PrincipalValues): PrincipalValues =>
+    v.user !== null && resolved?.sessionKeyType ? { ...v, session: sessionIdOf(v.user, resolved.sessionKeyType) } : v;
   const values: PrincipalValues =
     context.kind === 'principal'
       ? context.values
@@ -82,7 +84,7 @@ function enterPrincipalSql(target: TargetConfig, c: ContextConfig, context: Tena
             role: entry.role,
             other: resolved?.others.get(context.tenant) ?? null,
           };
-  return enterContextSql(entry, values, tenants);
+  return enterContextSql(entry, withSession(values), tenants);
 }
 
 /** Introspects the target for the rls model; refuses (one line) when nothing is tenant-scoped. */

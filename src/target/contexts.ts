@@ -51,6 +51,13 @@ export interface ResolvedContext {
   readonly userIsTenant: boolean;
   /** For each world tenant id, another tenant of the same world ({other}); refilled when a world is written. */
   readonly others: Map<string, string>;
+  /** The key type of the sessions table ({session}), when there is one. */
+  readonly sessionKeyType: string | null;
+}
+
+/** The key of a user's session row ({session}): stable per user, of the sessions table's key type. */
+export function sessionIdOf(user: string, keyType: string): string {
+  return principalUserId(`session:${user}`, keyType);
 }
 
 /** What a preset sets; flags given beside it win. */
@@ -80,7 +87,8 @@ export function presetContext(name: PresetName, tenantColumn: string): Omit<Cont
   return {
     preset: name,
     role: null,
-    settings: { 'jwt.claims.user_id': '{user}', 'jwt.claims.role': '{role}' },
+    // The starter's jwt.claims.session_id (a row of the sessions table), else jwt.claims.user_id.
+    settings: { 'jwt.claims.session_id': '{session}', 'jwt.claims.user_id': '{user}', 'jwt.claims.role': '{role}' },
     sql: null,
     searchPath: null,
     usersTable: null,
@@ -104,6 +112,8 @@ export interface PrincipalValues {
   readonly role: string;
   /** Another tenant's id ({other}: adversarial claims a user can edit about itself), when the world has one. */
   readonly other?: string | null;
+  /** The principal's session row key ({session}: PostGraphile's jwt.claims.session_id), when there is a sessions table. */
+  readonly session?: string | null;
 }
 
 /** Where `{tenant.<column>}` and `{other}` are looked up: the tenants table and its key column. */
@@ -128,9 +138,10 @@ export function templateExpression(template: string, values: PrincipalValues, te
       parts.push(quoteLiteral(values.tenant));
     } else if (name === 'role') {
       parts.push(quoteLiteral(values.role));
-    } else if (name === 'other') {
-      if (!values.other) return null;
-      parts.push(quoteLiteral(values.other));
+    } else if (name === 'other' || name === 'session') {
+      const v = values[name];
+      if (!v) return null;
+      parts.push(quoteLiteral(v));
     } else if (name.startsWith('tenant.')) {
       if (values.tenant === null || !tenants) return null;
       const key = `t.${quoteIdent(tenants.key)}::text`;

@@ -10,7 +10,7 @@ import type { Column } from '../catalog/types.ts';
 import { CannotRunError, describeError } from '../errors.ts';
 import type { Queryable } from '../target/connection.ts';
 import { quoteIdent, quoteLiteral } from '../target/connection.ts';
-import { principalUserId, templateExpression } from '../target/contexts.ts';
+import { principalUserId, sessionIdOf, templateExpression } from '../target/contexts.ts';
 import type { TargetConfig } from '../target/types.ts';
 import { rowKeySql, type StoredRow, type StoredWorld } from './write.ts';
 
@@ -142,7 +142,8 @@ export async function writePrincipals(
     const perUser = new Map<string, number>();
     let skipped: string | null = null;
     for (const p of everyone) {
-      const written = await tryInsert(tx, table, { [table.userColumn.name]: p.user });
+      const session = catalog.sessions?.label === table.label ? { [catalog.sessions.key.name]: sessionIdOf(p.user, catalog.sessions.key.baseType) } : {};
+      const written = await tryInsert(tx, table, { [table.userColumn.name]: p.user, ...session });
       if (typeof written === 'string') {
         skipped = written;
         break;
@@ -226,9 +227,10 @@ export async function createTenantRoles(tx: Queryable, target: TargetConfig, wor
   if (!me?.superuser && !me?.createrole) {
     throw new CannotRunError(`the tenants' roles named by --context-role ${c.role} do not exist for generated tenants (${names[0]}), and role ${me?.me ?? 'the connecting role'} lacks CREATEROLE to create them inside the rolled-back transaction`);
   }
+  // Else the app role (--app-role: the group role every tenant's role belongs to), when it exists.
   const memberships = model
     ? (await tx.query<{ g: string }>('select g.rolname as g from pg_auth_members a join pg_roles g on g.oid = a.roleid join pg_roles m on m.oid = a.member where m.rolname = $1', [model])).rows.map((r) => r.g)
-    : [];
+    : (await tx.query<{ g: string }>('select rolname as g from pg_roles where rolname = $1', [target.appRole])).rows.map((r) => r.g);
   for (const name of names) {
     await tx.query(`create role ${quoteIdent(name)} nologin${memberships.length ? ` in role ${memberships.map(quoteIdent).join(', ')}` : ''}`);
     if (!me.superuser) await tx.query(`grant ${quoteIdent(name)} to current_user`);

@@ -46,6 +46,8 @@ function expandContext(options: ContextTemplateOptions, prefix: string): Context
 describe('convention probes: every red case found, nothing high or critical on a green case, no trace', () => {
   test.for(probeConventionCases.map((c) => [`${c.convention}: ${c.expect ? 'red' : 'green'}: ${c.title} (seed=${seed})`, c] as const))('%s', async ([, c]) => {
     await using db = await fixtureDatabase('rls', conventionBases[c.convention]);
+    const setup = conventionContexts[c.convention].setup;
+    if (setup) await db.apply(setup);
     if (c.sql) await db.apply(c.sql);
     const base = db.target();
     const context = contextFrom(expandContext(conventionContexts[c.convention].context, db.prefix), base.tenantColumn);
@@ -62,7 +64,9 @@ describe('convention probes: every red case found, nothing high or critical on a
       expect(result.runsWithForeignRows).toBe(result.runsExecuted);
       return;
     }
-    const { checkIds, object } = c.expect;
+    const { checkIds } = c.expect;
+    const object = expand(c.expect.object, db.prefix);
+    const alsoFound = (c.alsoFound ?? []).map((o) => expand(o, db.prefix));
     const missing = checkIds.filter((id) => !result.findings.some((f) => f.checkId === id && f.object === object));
     expect(missing, `expected ${checkIds.join(', ')} on ${object}; got:\n${all}\nnot acted: ${JSON.stringify(result.probesNotActed)}`).toEqual([]);
     for (const hit of result.findings.filter((f) => f.object === object && checkIds.includes(f.checkId as never))) {
@@ -71,7 +75,7 @@ describe('convention probes: every red case found, nothing high or critical on a
       expect(hit.statement).toBeTruthy();
     }
     // Precision: nothing high or critical on an object the flaw does not reach.
-    const spurious = result.findings.filter((f) => f.object !== object && !(c.alsoFound ?? []).includes(f.object) && atLeast(f.severity, 'high'));
+    const spurious = result.findings.filter((f) => f.object !== object && !alsoFound.includes(f.object) && atLeast(f.severity, 'high'));
     expect(spurious.map((f) => `${f.checkId} ${f.object}`), all).toEqual([]);
   });
 });

@@ -19,12 +19,11 @@ export interface ProbeConventionCase {
 }
 
 /** How each convention's principal enters: what a user passes as --preset / --context-* flags. */
-export const conventionContexts: Record<ConventionName, { readonly context: ContextTemplateOptions; readonly target?: Record<string, string> }> = {
+export const conventionContexts: Record<ConventionName, { readonly context: ContextTemplateOptions; readonly setup?: string }> = {
   supabase: { context: { preset: 'supabase', membershipTable: 'public.account_members' } },
-  'role-per-tenant': { context: { role: '{tenant.db_user}' } },
-  postgraphile: {
-    context: { preset: 'postgraphile', usersTable: '@app_public.users', membershipTable: '@app_public.organization_memberships', settings: { 'jwt.claims.session_id': '{session}' } },
-  },
+  // The tenants the deployment already has, each with its own login role.
+  'role-per-tenant': { context: { role: '{tenant.db_user}' }, setup: "insert into tenants (name, db_user) values ('a', '@t_a'), ('b', '@t_b');" },
+  postgraphile: { context: { preset: 'postgraphile', usersTable: '@app_public.users', membershipTable: '@app_public.organization_memberships' } },
 };
 
 export const probeConventionCases: readonly ProbeConventionCase[] = [
@@ -103,5 +102,50 @@ create policy members_read_documents on documents for select to authenticated
 create policy members_read_documents on documents for select to authenticated
   using (account_id = (select m.account_id from account_members m where m.user_id = (select auth.uid())));`,
     expect: { checkIds: ['probe-principal-over-restricted'], object: 'public.documents' },
+  },
+
+  // ---------- Role per tenant ----------
+  { convention: 'role-per-tenant', title: 'the base (RESTRICTIVE tenant policy over a permissive USING (true), per-tenant roles)', sql: '' },
+  {
+    convention: 'role-per-tenant',
+    title: 'the RESTRICTIVE tenant policy is dropped: USING (true) alone',
+    sql: 'drop policy tenant_only on clients;',
+    expect: { checkIds: ['probe-read-scan', 'probe-write-update-foreign', 'probe-write-delete-foreign'], object: 'public.clients' },
+  },
+  {
+    convention: 'role-per-tenant',
+    title: 'the tenant policy is PERMISSIVE: OR-ed with USING (true)',
+    sql: `drop policy tenant_only on grants_log;
+create policy tenant_only on grants_log to @tenant using (tenant_id = (select t.id from tenants t where t.db_user = current_user));`,
+    expect: { checkIds: ['probe-read-scan'], object: 'public.grants_log' },
+  },
+  {
+    convention: 'role-per-tenant',
+    title: "a foreign key without the tenant column: a row may point at another tenant's client",
+    sql: `alter table grants_log drop constraint grants_log_tenant_id_client_id_fkey;
+alter table grants_log add foreign key (client_id) references clients (id);`,
+    expect: { checkIds: ['probe-write-foreign-parent'], object: 'public.grants_log' },
+  },
+  // ---------- PostGraphile ----------
+  { convention: 'postgraphile', title: 'the base (jwt.claims.session_id, sessions, organisation memberships through definer helpers)', sql: '' },
+  {
+    convention: 'postgraphile',
+    title: 'projects readable by every visitor',
+    sql: 'drop policy select_member on @app_public.projects;\ncreate policy select_all on @app_public.projects for select to @visitor using (true);',
+    expect: { checkIds: ['probe-read-scan', 'probe-principal-nonmember-read'], object: '@app_public.projects' },
+  },
+  {
+    convention: 'postgraphile',
+    title: 'a visitor may insert its own membership into any organisation',
+    sql: `grant insert on @app_public.organization_memberships to @visitor;
+create policy insert_self on @app_public.organization_memberships for insert to @visitor with check (user_id = @app_public.current_user_id());`,
+    expect: { checkIds: ['probe-membership-self-add'], object: '@app_public.organization_memberships' },
+  },
+  {
+    convention: 'postgraphile',
+    title: 'a member may update its own membership (is_owner)',
+    sql: `grant update on @app_public.organization_memberships to @visitor;
+create policy update_own on @app_public.organization_memberships for update to @visitor using (user_id = @app_public.current_user_id());`,
+    expect: { checkIds: ['probe-membership-role-raise'], object: '@app_public.organization_memberships' },
   },
 ];

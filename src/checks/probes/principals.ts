@@ -8,6 +8,7 @@
 import type { PrincipalCatalog } from '../../catalog/principals.ts';
 import { enterPrincipalContextSql, type PrincipalContext } from '../../models/rls.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
+import { principalUserId } from '../../target/contexts.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import type { UserPrincipal, WorldPrincipals } from '../../world/principals.ts';
 import { rowKeySql } from '../../world/write.ts';
@@ -215,10 +216,19 @@ function probeMembership(run: ProbeRun, catalog: PrincipalCatalog, principals: W
   const { world } = run;
   const ctx = contextOf(run, me);
   const victim = world.tenantIds[1]!;
-  // A membership of its own in another tenant (every other column at its default).
-  const cols = [m.userColumn.name, m.tenantColumn];
+  // A membership of its own in another tenant (every other column at its default; a sequence
+  // column gets a value of its own, so no sequence advances).
   const tenantType = m.relation.columns.find((c) => c.name === m.tenantColumn)?.type ?? 'text';
-  const insertSql = `insert into ${m.sql} (${cols.map(quoteIdent).join(', ')}) values (${quoteLiteral(me.user)}::${m.userColumn.type}, ${quoteLiteral(victim)}::${tenantType})`;
+  const given: [string, string][] = [
+    [quoteIdent(m.userColumn.name), `${quoteLiteral(me.user)}::${m.userColumn.type}`],
+    [quoteIdent(m.tenantColumn), `${quoteLiteral(victim)}::${tenantType}`],
+  ];
+  for (const c of m.relation.columns) {
+    if (c.name === m.userColumn.name || c.name === m.tenantColumn || c.generated) continue;
+    if (c.identity !== '' || (c.defaultExpr ?? '').includes('nextval(')) given.push([quoteIdent(c.name), `${quoteLiteral(principalUserId(`seq:${me.user}:${victim}`, c.baseType))}::${c.type}`]);
+  }
+  const overriding = m.relation.columns.some((c) => c.identity === 'a') ? ' overriding system value' : '';
+  const insertSql = `insert into ${m.sql} (${given.map(([c]) => c).join(', ')})${overriding} values (${given.map(([, v]) => v).join(', ')})`;
   const inserted = probeAs(run, ctx, insertSql, [], { id: 'probe-membership-self-add', object: m.label });
   judges.push(async () => {
     const outcome = await inserted;

@@ -30,7 +30,7 @@ function resolveContext(target: TargetConfig, context: ContextConfig, plan: Worl
       throw new CannotRunError(`context template names {tenant.${column}}, which is not a column of the tenants table ${tenantsPlan.label}`);
     }
   }
-  return { ...target, context: { ...context, resolved: { tenants, userKeyType: principals.userKeyType, userIsTenant: principals.membership === null, others: new Map() } } };
+  return { ...target, context: { ...context, resolved: { tenants, userKeyType: principals.userKeyType, userIsTenant: principals.membership === null, others: new Map(), sessionKeyType: principals.sessions?.key.baseType ?? null } } };
 }
 
 /** Verifies an rls target: every tenant-scoped table, every probe, `options.runs` worlds. */

@@ -16,14 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 // Light modules only at start-up (--help and --version answer at once); the verifier (pg,
 // fast-check, faker) and the report writers are loaded when verify runs.
-import { describeError, ExitCode } from '../src/errors.ts';
+import { CannotRunError, describeError, ExitCode } from '../src/errors.ts';
 import { applyBaseline, readBaseline, updatedBaseline, writeBaseline, type BaselineOutcome } from '../src/findings/baseline.ts';
 import { fingerprint } from '../src/findings/fingerprint.ts';
 import { exitCodeFor, verdictOf } from '../src/findings/verdict.ts';
 import { findConfigFile, loadConfigFile, resolveVerifyConfig } from '../src/target/config.ts';
 import { targetDefaults } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
-import type { Finding, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
+import type { Finding, StaticOutcome, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
 
 /** The package's version: its package.json is one folder up in a checkout (bin/), two once compiled (dist/bin/). */
 function packageVersion(): string {
@@ -77,6 +77,14 @@ program
   .option('--database-pattern <pattern>', 'LIKE pattern of tenant databases (database)', 'tenant_%')
   .option('--tenant-role <template>', "per-tenant role; '{tenant}' = schema/database name")
   .option('--schemas <list>', 'rls: only these schemas hold tenant tables, comma-separated (default: every schema)')
+  .addOption(new Option('--preset <name>', 'rls: how principals enter, by convention (supabase: anon/authenticated + request.jwt.claims, users in auth.users; postgraphile: jwt.claims.*)').choices(['supabase', 'postgraphile']))
+  .option('--users-table <table>', 'rls: the table of users (principals); default from the preset or the membership table\'s foreign key')
+  .option('--membership-table <table>', 'rls: the table of memberships (user ↔ tenant); its columns are found through its foreign keys')
+  .option('--membership-user-column <column>', 'rls: the membership table\'s user column (default: its foreign key to the users table)')
+  .option('--membership-tenant-column <column>', 'rls: the membership table\'s tenant column (default: its foreign key to the tenants table)')
+  .option('--context-role <template>', "rls: the role a principal acts as, e.g. authenticated or '{tenant.db_user}'")
+  .option('--context-setting <name=template>', "rls: a setting a principal sets, e.g. 'request.jwt.claims={\"sub\":\"{user}\"}' (repeatable)", (value: string, previous?: string[]) => [...(previous ?? []), value])
+  .option('--context-sql <sql>', 'rls: a statement run after entering the context ({user}, {tenant} bound as literals)')
   .option('--runs <n>', 'property runs (generated worlds)', '20')
   .option('--seed <n>', 'replay a run exactly (printed by every run)')
   .option('--report-dir <dir>', 'where findings.json, junit.xml, SARIF, summary and Allure results go', 'reports/tenantproof')
@@ -119,6 +127,19 @@ export function replayCommand(config: VerifyConfig, seed: number): string {
   if (t.model === 'database') add('--database-pattern', t.databasePattern, targetDefaults.databasePattern);
   add('--tenant-role', t.tenantRole, null);
   if (t.schemas && t.schemas.length > 0) add('--schemas', t.schemas.join(','));
+  const c = t.context;
+  if (c) {
+    add('--preset', c.preset, null);
+    add('--users-table', c.usersTable, null);
+    add('--membership-table', c.membershipTable, null);
+    add('--membership-user-column', c.membershipUserColumn, null);
+    add('--membership-tenant-column', c.membershipTenantColumn, null);
+    if (!c.preset) {
+      add('--context-role', c.role, null);
+      for (const [name, template] of Object.entries(c.settings)) add('--context-setting', `${name}=${template}`);
+    }
+    add('--context-sql', c.sql, null);
+  }
   add('--fail-on', config.failOn, 'high');
   parts.push(`--runs ${config.runs}`, `--seed ${seed}`);
   return parts.join(' ');
@@ -172,6 +193,26 @@ async function runVerify(config: VerifyConfig): Promise<number> {
         },
       },
     );
+  } catch (error) {
+    // Cannot run, but the static rules had run: their findings still go to the report directory.
+    const statics = error instanceof CannotRunError ? (error.context.statics as StaticOutcome | undefined) : undefined;
+    if (error instanceof CannotRunError && statics && statics.findings.length > 0) {
+      clearInterval(flush);
+      const reportDir = resolve(config.reportDir);
+      mkdirSync(reportDir, { recursive: true });
+      await writeReports(reportDir, {
+        findings: statics.findings,
+        rulesRun: statics.rulesRun,
+        target: redactUrl(target.databaseUrl),
+        model: target.model,
+        startedAt: new Date(started),
+        durationMs: Date.now() - started,
+        seed,
+        failOn: config.failOn,
+        notProven: [{ object: 'probes', reason: `did not run: ${error.message}` }],
+      }).catch(() => undefined);
+    }
+    throw error;
   } finally {
     clearInterval(flush);
   }

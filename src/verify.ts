@@ -8,7 +8,7 @@ import { runStaticRules } from './checks/rules/index.ts';
 import { listTenantTables } from './checks/probes/tables.ts';
 import type { VerifyProgress, VerifyResult } from './checks/probes/engine.ts';
 import { verifyTarget } from './checks/probes/runners.ts';
-import { describeError } from './errors.ts';
+import { CannotRunError, describeError } from './errors.ts';
 import type { Finding } from './findings/types.ts';
 import { groupByRootCause } from './findings/group.ts';
 import { notProvenBy, verdictOf, type NotProven, type VerdictOutcome } from './findings/verdict.ts';
@@ -63,7 +63,14 @@ export async function verify(config: VerifyConfig, hooks: VerifyHooks = {}): Pro
   }
   hooks.onStatic?.(statics);
 
-  const probes = await verifyTarget(target, { runs: config.runs, seed, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
+  let probes: VerifyResult;
+  try {
+    probes = await verifyTarget(target, { runs: config.runs, seed, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
+  } catch (error) {
+    // Exit 2 after the static rules ran: their findings ride on the error, so the caller can still report them.
+    if (error instanceof CannotRunError && statics.findings.length > 0) throw new CannotRunError(error.message, { ...error.context, statics }, { cause: error });
+    throw error;
+  }
   const findings = groupByRootCause([...probes.findings, ...statics.findings]);
   const notProven = [...notProvenBy(probes), ...(statics.error ? [{ object: 'static rules', reason: `did not run: ${statics.error}` }] : [])];
   return {

@@ -12,6 +12,7 @@ import { CannotRunError } from '../errors.ts';
 import { severities, type Severity } from '../findings/types.ts';
 import { parsePostgresUrl } from './url.ts';
 import { targetDefaults, type TargetConfig } from './types.ts';
+import { contextFrom, placeholdersOf, presetNames, type PresetName } from './contexts.ts';
 
 export const outputFormats = ['text', 'json', 'github'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
@@ -55,6 +56,21 @@ export interface TenantproofConfigFile {
   failOn?: Severity;
   baseline?: string;
   updateBaseline?: boolean;
+  /** rls: how a principal enters (target/contexts.ts); the flags `--preset`, `--context-*`, `--users-table`, `--membership-*` set the same. */
+  context?: ContextFileBlock;
+}
+
+/** The config file's `context` block. */
+export interface ContextFileBlock {
+  preset?: PresetName;
+  usersTable?: string;
+  membershipTable?: string;
+  membershipUserColumn?: string;
+  membershipTenantColumn?: string;
+  role?: string;
+  settings?: Record<string, string>;
+  sql?: string;
+  searchPath?: string;
 }
 
 /** Typed helper for tenantproof.config.ts: `export default defineConfig({ … })`. */
@@ -91,7 +107,49 @@ const fields = {
   failOn: z.enum(severities as [Severity, ...Severity[]], { message: `must be one of ${severities.join(', ')}` }),
   baseline: z.string().min(1, 'must not be empty'),
   updateBaseline: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+  preset: z.enum(presetNames, { message: `must be one of ${presetNames.join(', ')}` }),
+  tableName: z.string().trim().regex(/^([^.\s]+\.)?[^.\s]+$/, 'must be a table name or schema.table'),
+  template: z
+    .string()
+    .min(1, 'must not be empty')
+    .superRefine((t, ctx) => {
+      const unknown = placeholdersOf(t).filter((p) => !knownPlaceholders.has(p) && !p.startsWith('tenant.'));
+      if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `has an unknown placeholder {${unknown[0]}} (known: {user}, {tenant}, {tenant.<column>}, {role}, {other}, {session})` });
+    }),
 };
+
+const knownPlaceholders = new Set(['user', 'tenant', 'role', 'other', 'session']);
+const settingName = /^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)+$/;
+
+const contextBlock = z.strictObject({
+  preset: fields.preset.optional(),
+  usersTable: fields.tableName.optional(),
+  membershipTable: fields.tableName.optional(),
+  membershipUserColumn: identifier.optional(),
+  membershipTenantColumn: identifier.optional(),
+  role: fields.template.optional(),
+  settings: z
+    .record(z.string().regex(settingName, 'setting names must be custom settings with a dot, e.g. request.jwt.claims'), fields.template)
+    .optional(),
+  sql: z.string().min(1, 'must not be empty').optional(),
+  searchPath: z.string().min(1, 'must not be empty').optional(),
+});
+
+/** `--context-setting NAME=TEMPLATE` (repeatable) as a settings record. */
+const contextSettingFlag = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === 'string' ? [v] : v))
+  .pipe(
+    z.array(
+      z.string().regex(/^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)+=/, 'must be NAME=TEMPLATE with a custom setting name (e.g. request.jwt.claims={"sub":"{user}"})').pipe(
+        z.string().superRefine((pair, ctx) => {
+          const template = pair.slice(pair.indexOf('=') + 1);
+          const parsed = fields.template.safeParse(template);
+          if (!parsed.success) ctx.addIssue({ code: 'custom', message: `${pair.slice(0, pair.indexOf('='))} ${parsed.error.issues[0]!.message}` });
+        }),
+      ),
+    ),
+  );
 
 const fileSchema = z.strictObject({
   databaseUrl: fields.databaseUrl.optional(),
@@ -111,6 +169,7 @@ const fileSchema = z.strictObject({
   failOn: fields.failOn.optional(),
   baseline: fields.baseline.optional(),
   updateBaseline: fields.updateBaseline.optional(),
+  context: contextBlock.optional(),
 });
 
 const verifySchema = z.object({
@@ -131,6 +190,15 @@ const verifySchema = z.object({
   failOn: fields.failOn.default('high'),
   baseline: fields.baseline.nullable().default(null),
   updateBaseline: fields.updateBaseline.default(false),
+  context: contextBlock.optional(),
+  preset: fields.preset.optional(),
+  usersTable: fields.tableName.optional(),
+  membershipTable: fields.tableName.optional(),
+  membershipUserColumn: identifier.optional(),
+  membershipTenantColumn: identifier.optional(),
+  contextRole: fields.template.optional(),
+  contextSetting: contextSettingFlag.optional(),
+  contextSql: z.string().min(1, 'must not be empty').optional(),
 });
 
 /** `databaseUrl` → `--database-url`. */
@@ -138,9 +206,10 @@ export const flagName = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `
 
 function oneLine(error: z.ZodError, describe: (field: string) => string, input: Readonly<Record<string, unknown>> = {}): string {
   const issue = error.issues[0]!;
-  const field = issue.path.map(String).join('.');
+  const field = issue.path.filter((p) => typeof p !== 'number').map(String).join('.');
   if (issue.code === 'unrecognized_keys') return `${describe(field)}unknown option ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  if (field && input[field] === undefined) return `${describe(field)} is required`;
+  const given = issue.path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined), input);
+  if (field && given === undefined) return `${describe(field)} is required`;
   return `${describe(field)} ${issue.message}`.replace(/\s+/g, ' ');
 }
 
@@ -203,6 +272,25 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
   if (v.model === 'rls' && v.tenantRole) {
     throw new CannotRunError('--tenant-role does not apply to --model rls (the rls model acts as --app-role with --tenant-setting): remove it');
   }
+  const fromFile = v.context ?? {};
+  const flagSettings = Object.fromEntries((v.contextSetting ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+  const context = contextFrom(
+    {
+      preset: v.preset ?? fromFile.preset ?? null,
+      usersTable: v.usersTable ?? fromFile.usersTable ?? null,
+      membershipTable: v.membershipTable ?? fromFile.membershipTable ?? null,
+      membershipUserColumn: v.membershipUserColumn ?? fromFile.membershipUserColumn ?? null,
+      membershipTenantColumn: v.membershipTenantColumn ?? fromFile.membershipTenantColumn ?? null,
+      role: v.contextRole ?? fromFile.role ?? null,
+      settings: { ...fromFile.settings, ...flagSettings },
+      sql: v.contextSql ?? fromFile.sql ?? null,
+      searchPath: fromFile.searchPath ?? null,
+    },
+    v.tenantColumn,
+  );
+  if (context && v.model !== 'rls') {
+    throw new CannotRunError(`--preset, --context-* , --users-table and --membership-* apply to --model rls only (the ${v.model} model enters tenants with --tenant-role): remove them`);
+  }
   if (v.model === 'database' && !v.tenantRole) {
     throw new CannotRunError('--tenant-role is required for --model database (e.g. --tenant-role "{tenant}_role")');
   }
@@ -217,7 +305,10 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
     databasePattern: v.databasePattern,
     tenantRole: v.tenantRole,
     ...(v.schemas ? { schemas: v.schemas } : {}),
+    ...(context ? { context } : {}),
   };
+  // A preset's role is the app role unless --app-role names another (the static rules read it too).
+  if (context?.role && !('appRole' in given) && !(file.appRole) && placeholdersOf(context.role).length === 0) (target as { appRole: string }).appRole = context.role;
   if (v.updateBaseline && !v.baseline) throw new CannotRunError('--update-baseline needs --baseline FILE (the file to write)');
   return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn, baseline: v.baseline, updateBaseline: v.updateBaseline };
 }

@@ -307,6 +307,9 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
     ...(v.schemas ? { schemas: v.schemas } : {}),
     ...(context ? { context } : {}),
   };
+  // The context's first setting stands for the tenant setting in findings, unless --tenant-setting names one.
+  const firstSetting = context ? Object.keys(context.settings)[0] : undefined;
+  if (firstSetting && !('tenantSetting' in given) && !file.tenantSetting) (target as { tenantSetting: string }).tenantSetting = firstSetting;
   // A preset's role is the app role unless --app-role names another (the static rules read it too).
   if (context?.role && !('appRole' in given) && !(file.appRole) && placeholdersOf(context.role).length === 0) (target as { appRole: string }).appRole = context.role;
   if (v.updateBaseline && !v.baseline) throw new CannotRunError('--update-baseline needs --baseline FILE (the file to write)');

@@ -500,7 +500,9 @@ function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<
         table,
         victim: seen[0] ? ownerOf(world, seen[0]) : world.tenants[0],
         // Pastes into psql as printed: the setting's value is a literal, never a quoted identifier.
-        statement: `${value === null ? '-- tenant setting not set' : `${setSettingSql(run.target.tenantSetting, value)}`};\n${statement}`,
+        statement: run.target.context
+          ? `${enterTenantSql(run.target, context)};\n${statement}`
+          : `${value === null ? '-- tenant setting not set' : `${setSettingSql(run.target.tenantSetting, value)}`};\n${statement}`,
         observed: { context: value, rowsSeen: seen.length, rowsUpdated: written.length, insertedForAnotherTenant: inserted },
         expected: { rowsSeen: 0, rowsUpdated: 0, insertedForAnotherTenant: false },
         vars: { tenantColumn: tenantCol ?? 'the tenant' },

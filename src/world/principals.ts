@@ -58,7 +58,7 @@ let ordinalSeed = 0;
  * `insert … values` for `given` columns plus every other required column without a default
  * (filled), sequence columns given values above the table's maximum (no sequence advances).
  */
-function insertRowSql(table: PrincipalTable, given: Readonly<Record<string, string | null>>): string {
+export function insertRowSql(table: PrincipalTable, given: Readonly<Record<string, string | null>>): string {
   const cols: string[] = [];
   const vals: string[] = [];
   const ordinal = ++ordinalSeed;

@@ -88,6 +88,12 @@ create policy members_only on documents as restrictive for select to authenticat
   },
   {
     convention: 'supabase',
+    title: 'signed-in users may add to the public price list (INSERT only)',
+    sql: 'grant insert on price_list to authenticated;\ngrant usage on sequence price_list_id_seq to authenticated;\ncreate policy anyone_adds_prices on price_list for insert to authenticated with check (true);',
+    expect: { checkIds: ['probe-principal-shared-write'], object: 'public.price_list' },
+  },
+  {
+    convention: 'supabase',
     title: 'a missing membership counts as a match (coalesce(…, true))',
     sql: `drop policy members_read_documents on documents;
 create policy members_read_documents on documents for select to authenticated

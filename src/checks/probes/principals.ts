@@ -10,7 +10,7 @@ import { enterPrincipalContextSql, type PrincipalContext } from '../../models/rl
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import { principalUserId } from '../../target/contexts.ts';
 import type { TablePlan } from '../../world/plan.ts';
-import type { UserPrincipal, WorldPrincipals } from '../../world/principals.ts';
+import { insertRowSql, type UserPrincipal, type WorldPrincipals } from '../../world/principals.ts';
 import { rowKeySql } from '../../world/write.ts';
 import { foreignRows, ownerOf, visibleKeys } from './oracle.ts';
 import { judgeActed, record, type ProbeFor, type ProbeRun } from './rls.ts';
@@ -194,7 +194,13 @@ function probeUserKeyed(run: ProbeRun, pr: PrincipalRun, table: PrincipalCatalog
 
 function probeShared(run: ProbeRun, table: PrincipalCatalog['shared'][number], me: UserPrincipal, judges: Judge[]): void {
   const touch = touchable(table.relation.columns, table.relation.primaryKey ?? []);
-  const writes = [...(touch ? [`update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)}`] : []), `delete from ${table.sql}`];
+  let insert: string[] = [];
+  try {
+    insert = [insertRowSql(table, {}).replace(/ returning .*$/, '')];
+  } catch {
+    // a required column tenantproof cannot fill: UPDATE and DELETE still probe it
+  }
+  const writes = [...insert, ...(touch ? [`update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)}`] : []), `delete from ${table.sql}`];
   for (const sql of writes) {
     const sent = probeAs(run, contextOf(run, me), sql, [], { id: 'probe-principal-shared-write', object: table.label });
     judges.push(async () => {
@@ -204,8 +210,8 @@ function probeShared(run: ProbeRun, table: PrincipalCatalog['shared'][number], m
         table: table.label,
         acting: me.label,
         statement: sql,
-        observed: { principal: me.user, rowsTouched: outcome.rowCount },
-        expected: 'no row touched (shared tables are read-only to principals)',
+        observed: { principal: me.user, [sql.startsWith('insert') ? 'rowsInserted' : 'rowsTouched']: outcome.rowCount },
+        expected: 'refused, or no row touched (shared tables are read-only to principals)',
       });
     });
   }

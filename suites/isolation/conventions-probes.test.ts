@@ -16,11 +16,17 @@ const runs = Number(process.env.TENANTPROOF_RUNS ?? 3);
 const describeAll = (findings: readonly Finding[]) => findings.map((f) => `${f.severity} ${f.checkId} ${f.object}: ${f.title} ${JSON.stringify(f.observed)}`).join('\n') || '(none)';
 
 /** What a verification must leave as it found it: the catalog (relations, roles, policies) and every table's row count. */
-async function snapshot(url: string): Promise<unknown> {
+async function snapshot(url: string, prefix: string): Promise<unknown> {
   return withClient(url, async (c) => {
+    // Roles are cluster-wide and other suites create theirs concurrently: the fixture's own roles,
+    // Supabase's, and every member of one of them (a per-tenant role tenantproof created is one).
     const catalog = await c.query(
-      `select (select count(*)::int from pg_class) as relations, (select string_agg(rolname, ',' order by rolname) from pg_roles) as roles,
+      `with ours as (select oid, rolname from pg_roles where rolname like $1 or rolname in ('anon', 'authenticated', 'service_role'))
+       select (select count(*)::int from pg_class) as relations,
+              (select string_agg(rolname, ',' order by rolname) from pg_roles r
+                where r.oid in (select oid from ours) or exists (select 1 from pg_auth_members a join ours o on o.oid = a.roleid where a.member = r.oid)) as roles,
               (select count(*)::int from pg_policy) as policies, (select count(*)::int from pg_proc) as functions`,
+      [`${prefix}\\_%`],
     );
     const tables = await c.query<{ t: string }>(
       `select format('%I.%I', schemaname, tablename) as t from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1`,
@@ -52,9 +58,9 @@ describe('convention probes: every red case found, nothing high or critical on a
     const base = db.target();
     const context = contextFrom(expandContext(conventionContexts[c.convention].context, db.prefix), base.tenantColumn);
     const target = db.target({ context });
-    const before = await snapshot(db.url);
+    const before = await snapshot(db.url, db.prefix);
     const result = await verifyTarget(target, { runs, seed });
-    expect(await snapshot(db.url), 'verify left a trace').toEqual(before);
+    expect(await snapshot(db.url, db.prefix), 'verify left a trace').toEqual(before);
     expect(result.runsExecuted).toBeGreaterThanOrEqual(runs);
     expect(result.skippedTables, JSON.stringify(result.skippedTables)).toEqual([]);
     const all = describeAll(result.findings);

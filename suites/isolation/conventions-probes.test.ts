@@ -4,7 +4,7 @@
  * verification leaves no trace (catalog and row counts before and after are equal).
  */
 import { describe, expect, test } from 'vitest';
-import { atLeast, contextFrom, verifyTarget, withClient, type ContextTemplateOptions, type Finding } from '../../src/index.ts';
+import { atLeast, contextFrom, urlFor, verifyTarget, withClient, type ContextTemplateOptions, type Finding } from '../../src/index.ts';
 import { expand } from '../catalog/apply-sql.ts';
 import { conventionBases } from '../catalog/conventions.ts';
 import { fixtureDatabase } from '../catalog/harness.ts';
@@ -83,5 +83,22 @@ describe('convention probes: every red case found, nothing high or critical on a
     // Precision: nothing high or critical on an object the flaw does not reach.
     const spurious = result.findings.filter((f) => f.object !== object && !alsoFound.includes(f.object) && atLeast(f.severity, 'high'));
     expect(spurious.map((f) => `${f.checkId} ${f.object}`), all).toEqual([]);
+  });
+});
+
+describe('role per tenant: per-tenant roles tenantproof must create', () => {
+  test('a connecting role without CREATEROLE: one line naming the missing privilege, nothing left behind', async () => {
+    await using db = await fixtureDatabase('rls', conventionBases['role-per-tenant']);
+    await db.apply(conventionContexts['role-per-tenant'].setup!);
+    // A runner that can write every row (BYPASSRLS) and act as tenants, but not create roles.
+    const password = 'runner-pass-1';
+    await db.apply(`create role @runner login password '${password}' bypassrls nocreaterole;
+grant select, insert, update, delete on all tables in schema public to @runner;
+grant @tenant to @runner;`);
+    const name = new URL(db.url).pathname.slice(1);
+    const target = db.target({ databaseUrl: urlFor(db.url, name, { user: expand('@runner', db.prefix), password }), context: contextFrom({ role: '{tenant.db_user}' }, 'tenant_id') });
+    const before = await snapshot(db.url, db.prefix);
+    await expect(verifyTarget(target, { runs: 1, seed })).rejects.toThrow(/do not exist for generated tenants .* lacks CREATEROLE/);
+    expect(await snapshot(db.url, db.prefix), 'verify left a trace').toEqual(before);
   });
 });

@@ -18,7 +18,12 @@ export interface SchemaCase {
   pinned?: boolean;
   extra?: (schemas: string[], roles: string[]) => string;
   /** Every one of these checks must be found on the object (one of the schemas' tables). */
-  expect?: { checkIds: readonly ProbeId[]; object: (schemas: string[]) => string };
+  expect?: {
+    checkIds: readonly ProbeId[];
+    object: (schemas: string[]) => string;
+    /** The evidence path (observed.path) the finding on the object must carry, from the acting role to the victim's data. */
+    path?: (schemas: string[], roles: string[]) => string;
+  };
   /** Other objects the flaw rightly reaches; a finding on any object not named is refused as spurious. */
   alsoFound?: (schemas: string[]) => string[];
 }
@@ -70,6 +75,83 @@ export const schemaCases: SchemaCase[] = [
     flaw: 'inherited-table',
     extra: (s) => `alter table ${s[1]}.orders inherit ${s[0]}.orders;`,
     expect: { checkIds: ['probe-schema-read-unqualified'], object: (s) => `${s[0]}.orders` },
+  },
+  {
+    name: 'correct: an invoker helper in public reads the caller\'s own schema through search_path',
+    flaw: null,
+    extra: () => `
+      create function public.my_order_total() returns bigint language plpgsql stable as $$
+        begin return (select coalesce(sum(total_cents), 0) from orders); end $$;
+      create function public.order_count_in(s text) returns bigint language plpgsql as $$
+        declare n bigint; begin execute format('select count(*) from %I.orders', s) into n; return n; end $$;`,
+  },
+  {
+    name: 'correct: a shared read-only lookup table (and a view over it) granted to PUBLIC',
+    flaw: null,
+    extra: () => `
+      create table public.currencies (code text primary key, name text not null);
+      insert into public.currencies values ('EUR', 'Euro'), ('USD', 'US dollar');
+      create view public.currency_codes as select code from public.currencies;
+      grant select on public.currencies, public.currency_codes to public;`,
+  },
+  {
+    name: 'correct: a SECURITY DEFINER function in public that reads only the caller\'s own schema (from session_user)',
+    flaw: null,
+    extra: () => `
+      create function public.my_order_count() returns bigint language plpgsql stable security definer set search_path = pg_catalog as $$
+        declare s text; n bigint;
+        begin
+          select nspname into strict s from pg_namespace where nspname || '_role' = session_user;
+          execute format('select count(*) from %I.orders', s) into n;
+          return n;
+        end $$;`,
+  },
+  {
+    name: 'a reporting view in public over every tenant schema, owned by the owner and granted to PUBLIC',
+    flaw: 'shared-definer-view',
+    extra: (s) => `
+      create view public.all_orders as ${s.map((schema) => `select '${schema}' as tenant, id, total_cents from ${schema}.orders`).join(' union all ')};
+      grant select on public.all_orders to public;`,
+    expect: {
+      checkIds: ['probe-schema-reach-view'],
+      object: () => 'public.all_orders',
+      path: () => `SELECT on public.all_orders (view owned by`,
+    },
+  },
+  {
+    name: 'a SECURITY DEFINER function in public reads any schema named by its argument (EXECUTE left to PUBLIC)',
+    flaw: 'definer-schema-argument',
+    extra: () => `
+      create function public.order_count(s text) returns bigint language plpgsql security definer as $$
+        declare n bigint; begin execute format('select count(*) from %I.orders', s) into n; return n; end $$;`,
+    expect: {
+      checkIds: ['probe-schema-reach-function'],
+      object: () => 'public.order_count(text)',
+      path: () => 'EXECUTE public.order_count(text) (SECURITY DEFINER, runs as',
+    },
+  },
+  {
+    name: 'one tenant role granted another (INHERIT)',
+    flaw: 'role-membership',
+    extra: (_s, r) => `grant ${r[1]} to ${r[0]};`,
+    expect: { checkIds: ['probe-schema-set-role'], object: (s) => `role ${s[1]}_role`, path: (s, r) => `${r[0]} → member of ${r[1]} → ${s[1]}.` },
+    // Inherited privileges also show as direct reads and writes of the other tenant's tables.
+    alsoFound: (s) => [`${s[1]}.customers`, `${s[1]}.orders`],
+  },
+  {
+    name: 'one tenant role granted another without INHERIT (SET ROLE still works)',
+    flaw: 'role-membership-noinherit',
+    extra: (_s, r) => `alter role ${r[0]} noinherit; grant ${r[1]} to ${r[0]};`,
+    expect: { checkIds: ['probe-schema-set-role'], object: (s) => `role ${s[1]}_role`, path: (s, r) => `${r[0]} → member of ${r[1]} → ${s[1]}.` },
+  },
+  {
+    name: 'a shared price list in public writable by every role',
+    flaw: 'shared-writable-table',
+    extra: () => `
+      create table public.prices (sku text primary key, cents int not null);
+      insert into public.prices values ('basic', 100);
+      grant select, insert, update, delete on public.prices to public;`,
+    expect: { checkIds: ['probe-schema-shared-write'], object: () => 'public.prices', path: (_s, r) => ` → ` },
   },
   {
     name: 'one shared role for every schema (search_path is the only boundary)',

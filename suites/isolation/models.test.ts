@@ -52,6 +52,12 @@ describe('schema model corpus', () => {
           // The shared-role flaw is in every schema: whichever schemas the shrunk world kept.
           const missing = c.expect.checkIds.filter((id) => !summary.some((f) => f.startsWith(`${id} `) && f.endsWith(wanted)));
           expect(missing, `not found on ${wanted}; findings: ${summary.join('; ')}`).toEqual([]);
+          if (c.expect.path) {
+            // The evidence names the way in: acting role → grant or membership → the victim's data.
+            const paths = result.findings.filter((f) => f.object.endsWith(wanted)).map((f) => String((f.observed as { path?: string } | undefined)?.path ?? ''));
+            const want = c.expect.path(schemas, roles);
+            expect(paths.some((p) => p.includes(want)), `no finding on ${wanted} with path ${want}; paths: ${paths.join('; ')}`).toBe(true);
+          }
           const allowed = new Set(c.alsoFound?.(schemas) ?? []);
           const spurious = result.findings.filter((f) => !f.object.endsWith(wanted) && !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);
           expect(spurious, `findings on objects the flaw does not reach: ${spurious.join('; ')}`).toEqual([]);

@@ -12,7 +12,9 @@ import type { TargetConfig } from '../../target/types.ts';
 import type { LearnedReference } from '../../world/learn.ts';
 import { readCounterBases, rowKeySql, writeWorld } from '../../world/write.ts';
 import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
+import { runSchemaReachProbes } from './reach.ts';
 import type { ProbeRun } from './rls.ts';
 import { probeFinding } from './registry.ts';
 
@@ -98,6 +100,8 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
     bases = await readCounterBases(guarded, schemaPlan.plan);
   }
   const { plan } = schemaPlan;
+  // What each tenant role can reach beyond its own tables (views, functions, shared tables, other roles).
+  const reach = await introspectReach(guarded, target.tenantRole ? schemas.map((s) => tenantRoleFor(target, s)) : []);
   const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
   const canDisableTriggers = await q
     .query('begin; set local session_replication_role = replica; rollback')
@@ -111,7 +115,10 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
       bases,
       catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers, causes: new Map() },
       existingTenants: new Set(),
-      runProbes: runSchemaProbes,
+      runProbes: async (run) => {
+        await runSchemaProbes(run);
+        await runSchemaReachProbes(run, reach, schemas);
+      },
       write: (tx, world) => writeWorld(tx, target, plan, world, bases),
       arbitrary: schemaWorldArbitrary(schemaPlan, schemas),
       // Every acting tenant must have met every other chosen tenant's rows.

@@ -316,7 +316,8 @@ const declared = {
     leak: false,
     cwe: 'CWE-284',
     models: ['database'],
-    description: "has_database_privilege(CONNECT) for each tenant's role on each other tenant's database: a tenant that can connect is one grant away from the other's data.",
+    description:
+      "A scratch LOGIN role holding each tenant's role (created and dropped by tenantproof) logs in to each other tenant's database; where no login can be created, has_database_privilege(CONNECT) says it instead. A tenant that can connect is one grant away from the other's data.",
     remediation: `REVOKE CONNECT ON DATABASE {object} FROM PUBLIC (and from {actingRole}); GRANT CONNECT only to {victimRole}.`,
   },
   'probe-database-cross-reach': {
@@ -329,6 +330,54 @@ const declared = {
     models: ['database'],
     description: "In each tenant's database, the dblink / postgres_fdw functions and foreign servers the tenant's role may use: with them a tenant opens connections to other tenants' databases from inside its own.",
     remediation: `Revoke EXECUTE on dblink functions and USAGE on foreign servers from {actingRole} (and PUBLIC) in {object}, or drop the extensions.`,
+  },
+  'probe-database-set-role': {
+    title: "A tenant's role can become another tenant's role (database model)",
+    finding: "Tenant {acting}'s role can SET ROLE to tenant {victim}'s role",
+    severity: 'critical',
+    leakClass: 'privilege',
+    leak: true,
+    cwe: 'CWE-269',
+    models: ['database'],
+    description:
+      "In a session of each tenant's role, SET ROLE to every other tenant's role the catalog shows it a member of (directly or through a chain, with or without INHERIT): one that succeeds connects to the other tenant's database and reads its tables as that tenant.",
+    remediation: `{path}: REVOKE {victimRole} FROM {actingRole} (and break every chain between tenant roles).`,
+  },
+  'probe-database-shared-read': {
+    title: "A shared database shows a tenant other tenants' data",
+    finding: "Tenant {acting} reads rows naming tenant {victim} in {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['database'],
+    description:
+      "Logged in for real as a scratch login holding each tenant's role (created and dropped by tenantproof), connect to every database outside the tenant databases that it can reach and read every table and view it may SELECT: rows naming another tenant (its database or role name, or a tenant column with other tenants' values) are that tenant's data crossing into this one's reach.",
+    remediation: `REVOKE CONNECT ON DATABASE {database} FROM PUBLIC and REVOKE SELECT ON {table} FROM PUBLIC and from {actingRole}; per-tenant data in a shared database needs row level security keyed by the tenant, or a database per tenant.`,
+  },
+  'probe-database-shared-write': {
+    title: "A tenant's role can write a table in a database every tenant reaches",
+    finding: "Tenant {acting}'s role can write the shared table {object}",
+    severity: 'high',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-732',
+    models: ['database'],
+    description:
+      "Logged in as a scratch login holding each tenant's role, write (rolled back) every table of a shared database (one holding other tenants' names, or granted to a tenant role by name) that it may INSERT, UPDATE, DELETE or TRUNCATE: a tenant that can write it changes what every tenant sees.",
+    remediation: `REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC and from {actingRole} in database {database} ({privileges} was granted).`,
+  },
+  'probe-database-foreign-reach': {
+    title: "A tenant's role reads another tenant's database through a foreign server",
+    finding: "Tenant {acting} reaches tenant {victim}'s database through {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: false,
+    cwe: 'CWE-284',
+    models: ['database'],
+    description:
+      "In each tenant's database, as its role, read every foreign table it may SELECT whose server points at another tenant's database (and, with dblink, open the server): a query that succeeds runs in the other tenant's database with the user mapping's credentials. (Rows the probe's own world wrote are uncommitted and invisible there, so success, not a row count, is the evidence.)",
+    remediation: `{path}: DROP the user mapping (or the foreign server) and REVOKE USAGE ON FOREIGN SERVER {server} FROM PUBLIC and {actingRole}; no tenant database may hold credentials for another.`,
   },
 } satisfies Record<string, Declared>;
 

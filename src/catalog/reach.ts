@@ -32,6 +32,8 @@ export interface ReachFunction {
   /** `schema.name(argtypes)`, always schema-qualified. */
   readonly signature: string;
   readonly argTypes: readonly string[];
+  /** pg_get_function_identity_arguments() (with argument names), as the static rules name functions. */
+  readonly identity: string;
   readonly definer: boolean;
   readonly owner: string;
   /** Roles (of those asked about) that may EXECUTE it, schema USAGE included. */
@@ -101,9 +103,9 @@ export async function introspectReach(q: Queryable, roles: readonly string[]): P
     [list],
   );
   const kinds: Record<string, ReachRelation['kind']> = { r: 'table', p: 'table', v: 'view', m: 'materialized-view', f: 'foreign-table' };
-  const functions = await q.query<{ oid: number; schema: string; name: string; signature: string; argTypes: string[]; definer: boolean; owner: string; executors: string[] }>(
+  const functions = await q.query<{ oid: number; schema: string; name: string; signature: string; argTypes: string[]; identity: string; definer: boolean; owner: string; executors: string[] }>(
     `select p.oid::int as oid, n.nspname as schema, p.proname as name, n.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')' as signature,
-            p.proargtypes::regtype[]::text[] as "argTypes", p.prosecdef as definer, pg_get_userbyid(p.proowner) as owner,
+            p.proargtypes::regtype[]::text[] as "argTypes", pg_get_function_identity_arguments(p.oid) as identity, p.prosecdef as definer, pg_get_userbyid(p.proowner) as owner,
             array(select r from unnest($1::text[]) r
                    where has_schema_privilege(r, n.oid, 'USAGE') and has_function_privilege(r, p.oid, 'EXECUTE')) as executors
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace

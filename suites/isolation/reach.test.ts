@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { scratchDatabase, testServer } from '../../fixtures/index.ts';
-import { quoteIdent, targetDefaults, urlFor, verifyTarget, withClient, type TargetConfig } from '../../src/index.ts';
+import { quoteIdent, targetDefaults, urlFor, verify, verifyTarget, withClient, type TargetConfig } from '../../src/index.ts';
 import { databaseCases, schemaCases, tenantTables } from './model-corpus.ts';
 
 const seed = Number(process.env.TENANTPROOF_SEED ?? 20260403);
@@ -140,6 +140,60 @@ describe('reach probes leave no trace', () => {
         for (const d of [...dbs, shared]) await cl.query(`drop database if exists ${d} with (force)`);
         for (const r of roles) await cl.query(`drop role if exists ${r}`);
       });
+    }
+  });
+});
+
+describe('a static finding the probes contradict is downgraded', () => {
+  test(`a definer function the catalog suspects but whose result never depends on another tenant; its twin that leaks stays high (seed=${seed})`, { timeout: 120_000 }, async () => {
+    const { adminUrl } = testServer();
+    await using db = await scratchDatabase('rch');
+    const p = `tp${randomBytes(3).toString('hex')}`;
+    const schemas = ['a', 'b', 'c'].map((t) => `${p}_${t}`);
+    const roles = schemas.map((x) => `${x}_role`);
+    try {
+      await withClient(adminUrl, (cl) => cl.query(roles.map((r) => `create role ${quoteIdent(r)};`).join('')));
+      await withClient(db.url, async (cl) => {
+        for (const [i, x] of schemas.entries()) {
+          await cl.query(`create schema ${x}; ${tenantTables(x)}
+            grant usage on schema ${x} to ${roles[i]}; grant select, insert, update, delete on all tables in schema ${x} to ${roles[i]};`);
+        }
+        // The static rule reads table names in the source (comments included): it suspects both.
+        await cl.query(`
+          create function public.plan_names() returns setof text language plpgsql stable security definer set search_path = pg_catalog as $$
+            -- plans were once counted from ${schemas[0]}.orders; now a fixed list
+            begin return query values ('free'), ('pro'); end $$;`);
+      });
+      const config = (url: string) => ({
+        target: { ...targetDefaults, databaseUrl: url, model: 'schema' as const, schemaPattern: `${p}_%`, appRole: roles[0]!, tenantRole: '{tenant}_role' },
+        runs: 3,
+        seed,
+        reportDir: 'reports/out/reach-downgrade',
+        format: 'text' as const,
+        failOn: 'high' as const,
+        baseline: null,
+        updateBaseline: false,
+      });
+      const clean = await verify(config(db.url));
+      const suspected = clean.findings.find((f) => f.checkId === 'security-definer-reads-tenant-data' && f.object === 'function public.plan_names()');
+      expect(suspected, `findings: ${clean.findings.map((f) => `${f.checkId} ${f.object} ${f.severity}`).join('; ')}`).toBeDefined();
+      expect(suspected!.severity).toBe('info');
+      expect((suspected!.observed as { downgradedFrom?: string }).downgradedFrom).toBe('high');
+      expect(clean.verdict.exitCode).toBe(0);
+
+      await withClient(db.url, (cl) =>
+        cl.query(`create function public.orders_of(s text) returns bigint language plpgsql stable security definer set search_path = pg_catalog as $$
+          begin return case s ${schemas.map((x) => `when '${x}' then (select count(*) from ${x}.orders)`).join(' ')} end; end $$;`),
+      );
+      const leaky = await verify(config(db.url));
+      const kept = leaky.findings.find((f) => f.checkId === 'security-definer-reads-tenant-data' && f.object === 'function public.orders_of(s text)');
+      expect(kept?.severity).toBe('high');
+      expect(leaky.findings.some((f) => f.checkId === 'probe-schema-reach-function' && f.object === 'public.orders_of(text)')).toBe(true);
+      expect(leaky.findings.find((f) => f.object === 'function public.plan_names()')?.severity).toBe('info');
+      expect(leaky.verdict.exitCode).toBe(1);
+    } finally {
+      await db.drop();
+      await withClient(adminUrl, (cl) => cl.query(roles.map((r) => `drop role if exists ${quoteIdent(r)};`).join('')));
     }
   });
 });

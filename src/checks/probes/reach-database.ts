@@ -3,7 +3,9 @@
  * read from the privilege catalog.
  *
  * - Logins: a scratch LOGIN role holding the tenant's role (created by tenantproof with a random
- *   password and dropped at the end, whatever happens) logs in to every database of the cluster.
+ *   password and dropped at the end, whatever happens) logs in to its own database, then to every
+ *   database of the cluster its CONNECT privilege admits (one the privilege refuses, PostgreSQL
+ *   refuses at login by that same check).
  *   Another tenant's database that lets it in is `probe-database-connect`; a database outside the
  *   tenant databases ("shared") is read as that login: rows naming another tenant are
  *   `probe-database-shared-read`, and its tables the login can write (in a rolled-back
@@ -93,8 +95,15 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
         continue;
       }
       await own.client.end().catch(() => undefined);
+      // PostgreSQL's own check at login is the login role's CONNECT privilege: a database the
+      // catalog refuses it would refuse the login too, so only the others are logged in to.
+      const { rows: open } = await ctx.q.query<{ name: string }>(
+        `select d.name from unnest($2::text[]) d(name) where has_database_privilege($1, d.name, 'CONNECT')`,
+        [login, databases.map((d) => d.name)],
+      );
+      const connectable = new Set(open.map((o) => o.name));
       for (const d of databases) {
-        if (d.name === a.name) continue;
+        if (d.name === a.name || !connectable.has(d.name)) continue;
         ctx.stats.probes += 1;
         const other = await logIn(urlFor(ctx.target.databaseUrl, d.name, { user: login, password }));
         if (!other.ok) continue; // refused: permission denied for database (or pg_hba)

@@ -14,6 +14,7 @@ import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import { tenantRoleFor } from '../../target/context.ts';
 import type { ProbeRun } from './rls.ts';
 import { probeFinding } from './registry.ts';
+import type { Refutation } from './engine.ts';
 import type { Outcome } from './session.ts';
 
 const q = quoteIdent;
@@ -29,6 +30,25 @@ export function enterTenantSession(run: ProbeRun, reach: ReachCatalog, tenant: s
   return `set local session authorization ${q(tenantRoleFor(run.target, tenant))}; set local search_path = ${q(tenant)}`;
 }
 
+/**
+ * What the reach probes judged across worlds: definer functions called and compared against
+ * other tenants' rows (by the static rules' name for them), and those that showed a leak.
+ */
+export class ReachLedger {
+  readonly judged = new Set<string>();
+  readonly leaked = new Set<string>();
+  /** Definer functions judged in some world and leaking in none. */
+  refutations(): Refutation[] {
+    return [...this.judged]
+      .filter((o) => !this.leaked.has(o))
+      .map((object) => ({
+        object,
+        checkIds: ['security-definer-reads-tenant-data'],
+        reason: "The probes called it as each tenant's role with the other tenants' schema names, role names and ids, and its result never depended on another tenant's rows",
+      }));
+  }
+}
+
 /** One read whose result is compared with and without another tenant's rows. */
 interface Reading {
   readonly object: string;
@@ -39,6 +59,8 @@ interface Reading {
   /** Only judged against this victim (a function called with that victim's name); null: every victim. */
   readonly victim: string | null;
   readonly relation?: ReachRelation;
+  /** The static rules' name of a definer function (`function s.f(args)`), for the ledger. */
+  readonly definer?: string;
 }
 
 type Digest = { n: number; h: string };
@@ -58,15 +80,16 @@ function fits(type: string, value: string): boolean {
 function functionReadings(run: ProbeRun, f: ReachFunction, role: string, acting: string): Reading[] {
   if (!f.argTypes.every((t) => probeableArgTypes.has(t))) return [];
   const via = `EXECUTE ${f.signature}${f.definer ? ` (SECURITY DEFINER, runs as ${f.owner})` : ''}`;
+  const definer = f.definer ? { definer: `function ${f.schema}.${f.name}(${f.identity})` } : {};
   const call = (values: readonly string[]) => `${nameOf(f)}(${values.map((v, i) => `${quoteLiteral(v)}::${f.argTypes[i]}`).join(', ')})`;
-  if (f.argTypes.length === 0) return [{ object: f.signature, kind: 'function', sql: digestSql(call([])), via: `${role} → ${via}`, victim: null }];
+  if (f.argTypes.length === 0) return [{ object: f.signature, kind: 'function', sql: digestSql(call([])), via: `${role} → ${via}`, victim: null, ...definer }];
   const readings: Reading[] = [];
   for (const [v, victim] of run.world.tenants.entries()) {
     if (victim === acting) continue;
     const candidates = [...new Set([victim, tenantRoleFor(run.target, victim), run.world.tenantIds[v] ?? victim])];
     for (const c of candidates.filter((c) => f.argTypes.every((t) => fits(t, c)))) {
       const values = f.argTypes.map(() => c);
-      readings.push({ object: f.signature, kind: 'function', sql: digestSql(call(values)), via: `${role} → ${via} with ${quoteLiteral(c)}`, victim });
+      readings.push({ object: f.signature, kind: 'function', sql: digestSql(call(values)), via: `${role} → ${via} with ${quoteLiteral(c)}`, victim, ...definer });
     }
   }
   return readings;
@@ -76,7 +99,7 @@ function functionReadings(run: ProbeRun, f: ReachFunction, role: string, acting:
  * All reach probes of one world for the schema model. `tenantSchemas` are every tenant schema of
  * the target (a role may become the role of a tenant the world did not choose).
  */
-export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, tenantSchemas: readonly string[]): Promise<void> {
+export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, tenantSchemas: readonly string[], ledger = new ReachLedger()): Promise<void> {
   const { world, target } = run;
   if (!target.tenantRole) return; // one shared role: every tenant is already every other (schema-isolation-by-search-path)
   const tenantOf = new Map(tenantSchemas.map((s) => [tenantRoleFor(target, s), s]));
@@ -113,7 +136,7 @@ export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, t
         })),
       ...reach.functions.filter((f) => f.executors.includes(role)).flatMap((f) => functionReadings(run, f, role, acting)),
     ];
-    if (readings.length > 0) await judgeReadings(run, enter, acting, readings, tablesOf, refresh);
+    if (readings.length > 0) await judgeReadings(run, enter, acting, readings, tablesOf, refresh, ledger);
     await probeMemberships(run, reach, acting, enter, tenantOf);
     await probeSharedWrites(run, reach, acting, enter, new Set(tenantSchemas));
   }
@@ -126,6 +149,7 @@ async function judgeReadings(
   readings: readonly Reading[],
   tablesOf: (schema: string) => readonly { sql: string; label: string }[],
   refresh: () => Promise<void>,
+  ledger: ReachLedger,
 ): Promise<void> {
   const read = (r: Reading) => {
     run.stats.probes += 1;
@@ -159,7 +183,9 @@ async function judgeReadings(
       const after = judged.map(({ r }) => read(r));
       for (const [i, { r, before }] of judged.entries()) {
         const now = await after[i]!;
+        if (r.definer) ledger.judged.add(r.definer);
         if (same(before!, now)) continue;
+        if (r.definer) ledger.leaked.add(r.definer);
         const was = before!.ok ? before!.rows[0] : undefined;
         const path = `${r.via} → ${victimReads(r, victim, tables)}`;
         run.observe(

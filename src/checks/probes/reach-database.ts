@@ -40,6 +40,8 @@ export interface DatabaseReachContext {
   readonly observe: (o: ProbeObservation) => void;
   readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
   readonly stats: { probes: number };
+  /** An open connection (as the connecting role, outside any transaction) to a tenant database, when the caller has one. */
+  readonly clientOf?: (database: string) => Queryable | undefined;
 }
 
 type LoginOutcome = { ok: true; client: pg.Client } | { ok: false; code: string; message: string };
@@ -98,7 +100,8 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
       // PostgreSQL's own check at login is the login role's CONNECT privilege: a database the
       // catalog refuses it would refuse the login too, so only the others are logged in to.
       const { rows: open } = await ctx.q.query<{ name: string }>(
-        `select d.name from unnest($2::text[]) d(name) where has_database_privilege($1, d.name, 'CONNECT')`,
+        // By oid: a database dropped meanwhile (another tool's scratch database) just drops out.
+        `select datname as name from pg_database where datname = any($2::text[]) and has_database_privilege($1, oid, 'CONNECT')`,
         [login, databases.map((d) => d.name)],
       );
       const connectable = new Set(open.map((o) => o.name));
@@ -121,7 +124,10 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
               }),
             );
           } else {
-            await probeSharedDatabase(ctx, other.client, a.name, role, d, tenantNames);
+            await probeSharedDatabase(ctx, other.client, a.name, role, d, tenantNames).catch((error: unknown) => {
+              // The database went away under the probe (dropped, or the server ended the session).
+              ctx.couldNotAct(`database ${d.name}`, 'probe-database-shared-read', `the session of a login holding ${role} ended while reading it: ${describeError(error)}`);
+            });
           }
         } finally {
           await other.client.end().catch(() => undefined);
@@ -139,7 +145,7 @@ async function fallBackToCatalog(ctx: DatabaseReachContext, acting: string, reas
   for (const b of ctx.dbs) {
     if (b.name === acting) continue;
     ctx.stats.probes += 1;
-    const { rows } = await ctx.q.query<{ ok: boolean }>(`select has_database_privilege($1, $2, 'CONNECT') as ok`, [role, b.name]);
+    const { rows } = await ctx.q.query<{ ok: boolean }>(`select has_database_privilege($1, oid, 'CONNECT') as ok from pg_database where datname = $2`, [role, b.name]);
     if (!rows[0]?.ok) continue;
     ctx.observe(
       probeFinding('probe-database-connect', {
@@ -307,7 +313,9 @@ async function probeForeignTables(ctx: DatabaseReachContext): Promise<void> {
   const names = new Set(ctx.dbs.map((d) => d.name));
   for (const a of ctx.dbs) {
     const role = tenantRoleFor(ctx.target, a.name);
-    await withClient(a.url, async (c) => {
+    const open = ctx.clientOf?.(a.name);
+    const inDatabase = <T>(fn: (c: Queryable) => Promise<T>) => (open ? fn(open) : withClient(a.url, fn));
+    await inDatabase(async (c) => {
       const { rows } = await c.query<{ name: string; server: string; dbname: string | null; remote: string; mapping: string | null }>(
         `select quote_ident(n.nspname) || '.' || quote_ident(cl.relname) as name, s.srvname as server,
                 (select option_value from pg_options_to_table(s.srvoptions) where option_name = 'dbname') as dbname,

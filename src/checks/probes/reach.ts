@@ -51,6 +51,9 @@ export class ReachLedger {
 
 /** One read whose result is compared with and without another tenant's rows. */
 interface Reading {
+  /** The tenant reading, and the SQL entering its session. */
+  readonly acting: string;
+  readonly enter: string;
   readonly object: string;
   readonly kind: 'view' | 'function';
   readonly sql: string;
@@ -77,19 +80,19 @@ function fits(type: string, value: string): boolean {
   return true;
 }
 
-function functionReadings(run: ProbeRun, f: ReachFunction, role: string, acting: string): Reading[] {
+function functionReadings(run: ProbeRun, f: ReachFunction, role: string, acting: string, enter: string): Reading[] {
   if (!f.argTypes.every((t) => probeableArgTypes.has(t))) return [];
   const via = `EXECUTE ${f.signature}${f.definer ? ` (SECURITY DEFINER, runs as ${f.owner})` : ''}`;
   const definer = f.definer ? { definer: `function ${f.schema}.${f.name}(${f.identity})` } : {};
   const call = (values: readonly string[]) => `${nameOf(f)}(${values.map((v, i) => `${quoteLiteral(v)}::${f.argTypes[i]}`).join(', ')})`;
-  if (f.argTypes.length === 0) return [{ object: f.signature, kind: 'function', sql: digestSql(call([])), via: `${role} → ${via}`, victim: null, ...definer }];
+  if (f.argTypes.length === 0) return [{ acting, enter, object: f.signature, kind: 'function', sql: digestSql(call([])), via: `${role} → ${via}`, victim: null, ...definer }];
   const readings: Reading[] = [];
   for (const [v, victim] of run.world.tenants.entries()) {
     if (victim === acting) continue;
     const candidates = [...new Set([victim, tenantRoleFor(run.target, victim), run.world.tenantIds[v] ?? victim])];
     for (const c of candidates.filter((c) => f.argTypes.every((t) => fits(t, c)))) {
       const values = f.argTypes.map(() => c);
-      readings.push({ object: f.signature, kind: 'function', sql: digestSql(call(values)), via: `${role} → ${via} with ${quoteLiteral(c)}`, victim, ...definer });
+      readings.push({ acting, enter, object: f.signature, kind: 'function', sql: digestSql(call(values)), via: `${role} → ${via} with ${quoteLiteral(c)}`, victim, ...definer });
     }
   }
   return readings;
@@ -120,13 +123,17 @@ export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, t
   };
   await refresh();
 
+  // Every tenant's readings first, then each other tenant's rows removed once for all of them.
+  const readings: Reading[] = [];
   for (const acting of world.tenants) {
     const role = tenantRoleFor(target, acting);
     const enter = enterTenantSession(run, reach, acting);
-    const readings: Reading[] = [
+    readings.push(
       ...reach.relations
         .filter((r) => (r.kind === 'view' || r.kind === 'materialized-view') && r.readers.includes(role))
         .map((r): Reading => ({
+          acting,
+          enter,
           object: `${r.schema}.${r.name}`,
           kind: 'view',
           sql: digestSql(nameOf(r)),
@@ -134,9 +141,12 @@ export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, t
           victim: null,
           relation: r,
         })),
-      ...reach.functions.filter((f) => f.executors.includes(role)).flatMap((f) => functionReadings(run, f, role, acting)),
-    ];
-    if (readings.length > 0) await judgeReadings(run, enter, acting, readings, tablesOf, refresh, ledger);
+      ...reach.functions.filter((f) => f.executors.includes(role)).flatMap((f) => functionReadings(run, f, role, acting, enter)),
+    );
+  }
+  if (readings.length > 0) await judgeReadings(run, readings, tablesOf, refresh, ledger);
+  for (const acting of world.tenants) {
+    const enter = enterTenantSession(run, reach, acting);
     await probeMemberships(run, reach, acting, enter, tenantOf);
     await probeSharedWrites(run, reach, acting, enter, new Set(tenantSchemas));
   }
@@ -144,8 +154,6 @@ export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, t
 
 async function judgeReadings(
   run: ProbeRun,
-  enter: string,
-  acting: string,
   readings: readonly Reading[],
   tablesOf: (schema: string) => readonly { sql: string; label: string }[],
   refresh: () => Promise<void>,
@@ -153,7 +161,7 @@ async function judgeReadings(
 ): Promise<void> {
   const read = (r: Reading) => {
     run.stats.probes += 1;
-    return run.session.probe<Digest>(enter, r.sql);
+    return run.session.probe<Digest>(r.enter, r.sql);
   };
   // Read everything twice: a result that differs between identical reads (now(), random()) is not judged.
   const first = readings.map(read);
@@ -165,8 +173,9 @@ async function judgeReadings(
     baseline.push(a.ok && same(a, b) ? a : null);
   }
   for (const victim of run.world.tenants) {
-    if (victim === acting) continue;
-    const judged = readings.map((r, i) => ({ r, before: baseline[i] })).filter(({ r, before }) => before && (r.victim === null || r.victim === victim));
+    const judged = readings
+      .map((r, i) => ({ r, before: baseline[i] }))
+      .filter(({ r, before }) => before && r.acting !== victim && (r.victim === null || r.victim === victim));
     if (judged.length === 0) continue;
     const tables = tablesOf(victim);
     if (tables.length === 0) continue;
@@ -191,7 +200,7 @@ async function judgeReadings(
         run.observe(
           probeFinding(r.kind === 'view' ? 'probe-schema-reach-view' : 'probe-schema-reach-function', {
             object: r.object,
-            actingTenant: acting,
+            actingTenant: r.acting,
             victimTenant: victim,
             statement: r.sql,
             observed: {

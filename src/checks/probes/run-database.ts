@@ -72,7 +72,16 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
     // Logins, role memberships and foreign tables reach across databases the same in every world
     // (another database never sees a world's uncommitted rows): probed once, for real.
     const reach = await introspectReach(q, dbs.map((d) => tenantRoleFor(target, d.name)));
-    await probeDatabaseReach({ q, target, dbs, reach, observe, couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason), stats });
+    await probeDatabaseReach({
+      q,
+      target,
+      dbs,
+      reach,
+      observe,
+      couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
+      stats,
+      clientOf: (name) => clients.get(name),
+    });
     for (const a of dbs) {
       const role = tenantRoleFor(target, a.name);
       const client = clients.get(a.name)!;

@@ -197,3 +197,39 @@ describe('a static finding the probes contradict is downgraded', () => {
     }
   });
 });
+
+describe('a connecting role that cannot open a tenant role\'s session', () => {
+  test(`a membership between tenant roles is reported not probed, never verified (seed=${seed})`, { timeout: 120_000 }, async () => {
+    const { adminUrl } = testServer();
+    await using db = await scratchDatabase('rch');
+    const p = `tp${randomBytes(3).toString('hex')}`;
+    const schemas = ['a', 'b'].map((t) => `${p}_${t}`);
+    const roles = schemas.map((x) => `${x}_role`);
+    // Not a superuser: it owns the tenant schemas and may SET ROLE to each tenant role, no more.
+    const owner = `${p}_owner`;
+    const password = randomBytes(12).toString('hex');
+    try {
+      await withClient(adminUrl, (cl) =>
+        cl.query(`create role ${owner} login password '${password}'; ${roles.map((r) => `create role ${r}; grant ${r} to ${owner};`).join('')}
+          grant ${roles[1]} to ${roles[0]};`),
+      );
+      await withClient(db.url, async (cl) => {
+        await cl.query(`grant create on database ${quoteIdent(db.name)} to ${owner}; set role ${owner};`);
+        for (const [i, x] of schemas.entries()) {
+          await cl.query(`create schema ${x}; ${tenantTables(x)}
+            grant usage on schema ${x} to ${roles[i]}; grant select, insert, update, delete on all tables in schema ${x} to ${roles[i]};`);
+        }
+      });
+      const url = urlFor(db.url, db.name, { user: owner, password });
+      const target: TargetConfig = { ...targetDefaults, databaseUrl: url, model: 'schema', schemaPattern: `${p}_%`, appRole: roles[0]!, tenantRole: '{tenant}_role' };
+      const result = await verifyTarget(target, { runs: 2, seed });
+      expect(result.findings.filter((f) => f.checkId === 'probe-schema-set-role')).toEqual([]);
+      const notActed = result.probesNotActed.filter((n) => n.checkId === 'probe-schema-set-role');
+      expect(notActed.map((n) => n.object)).toEqual([`role ${roles[1]}`]);
+      expect(notActed[0]!.reason).toContain(`${roles[0]} → member of ${roles[1]}`);
+    } finally {
+      await db.drop();
+      await withClient(adminUrl, (cl) => cl.query([...roles, owner].map((r) => `drop role if exists ${quoteIdent(r)};`).join('')));
+    }
+  });
+});

@@ -71,6 +71,20 @@ export interface VerifyResult {
   readonly probesNotActed: readonly NotActed[];
   /** Why fast-check ended without executing the runs asked for (too many skipped worlds), if it did. */
   readonly gaveUp: string | null;
+  /**
+   * Objects the probes acted on without seeing what a static rule claims of them (a SECURITY
+   * DEFINER function called as every tenant with every other tenant's names, its result never
+   * depending on another tenant's rows): verify() downgrades those rules' findings on them.
+   */
+  readonly refuted?: readonly Refutation[];
+}
+
+/** A static claim about an object that the probes contradicted, and how. */
+export interface Refutation {
+  readonly object: string;
+  /** The static rules whose findings on `object` the probes contradict. */
+  readonly checkIds: readonly string[];
+  readonly reason: string;
 }
 
 /** A probe that could not act on an object, and why. */

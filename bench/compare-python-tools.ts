@@ -431,6 +431,8 @@ const runners: Record<ToolName, (state: State) => Promise<ToolRun>> = {
 };
 const unavailable = (tool: ToolName): string | null => (tool === 'tenantproof' ? null : installed[tool].problem);
 
+// Interrupted: exit normally, so the server started below is stopped by its exit hook.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 await using server = await startPostgres(process.env.TENANTPROOF_PG_PROVIDER ? {} : { provider: 'binaries', pgBin });
 const serverVersion = await withClient(server.adminUrl, async (c) => (await c.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v);
 console.error(`PostgreSQL ${serverVersion} (${server.provider}); tenantproof arguments: ${variant}; ${cases.length} case(s)`);

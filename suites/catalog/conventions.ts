@@ -278,6 +278,16 @@ create policy members_read_documents on documents for select to authenticated
   // Supabase classics the Python tools are built for (pgrls lints them, rlsgrid fuzzes them, rlsautotest flags them).
   {
     convention: 'supabase',
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'Supabase: the dashboard template "Enable read access for authenticated users" (USING (true)) on a tenant table',
+    setup: 'create policy "Enable read access for authenticated users" on documents for select to authenticated using (true);',
+    fix: 'drop policy "Enable read access for authenticated users" on documents;',
+    // Comments are scoped through their document: the open parent lets them be written anywhere too.
+    alsoFires: ['policy-write-not-tenant-checked'],
+    expect: { object: 'policy Enable read access for authenticated users on public.documents' },
+  },
+  {
+    convention: 'supabase',
     rule: 'policy-write-not-tenant-checked',
     title: 'Supabase: an INSERT policy WITH CHECK (true) (any signed-in user writes into any account)',
     setup: 'create policy anyone_adds on documents for insert to authenticated with check (true);',

@@ -239,11 +239,13 @@ async function runTenantproof(state: State): Promise<ToolRun> {
     }));
     const notes: string[] = [];
     if (out.notProven.length > 0) {
-      const reasons = new Set(out.notProven.map((n) => n.reason.replace(/^\S+ could not act: /, '')));
-      notes.push(`verdict ${out.verdict}: ${out.notProven.length} probe(s) on ${new Set(out.notProven.map((n) => n.object)).size} of ${out.tables.length} table(s) could not act (${[...reasons].slice(0, 2).join('; ')})`);
+      // The reason without the value that failed (it changes with the seed), so equal causes group together.
+      const reasons = new Set(out.notProven.map((n) => n.reason.replace(/^\S+ could not act: /, '').replace(/: "[^"]*"$/, '')));
+      notes.push(`probes could not act on ${new Set(out.notProven.map((n) => n.object)).size} of ${out.tables.length} table(s): ${[...reasons].slice(0, 2).join('; ')}`);
     } else if (out.tables.length === 0) {
-      notes.push(`verdict ${out.verdict}: no tenant-scoped table probed`);
+      notes.push('no tenant-scoped table probed');
     }
+    notes.push(`verdict ${out.verdict} (exit ${ran.code})`);
     return { seconds: ran.seconds, findings, problem: null, notes, exitCode: ran.code };
   } finally {
     rmSync(reportDir, { recursive: true, force: true });
@@ -324,7 +326,8 @@ async function runRlsautotest(state: State): Promise<ToolRun> {
     if (!linted) return cannotRun(lint, 'rlsautotest lint');
     for (const l of linted) {
       const level: Level = l.severity === 'CRITICAL' || l.severity === 'HIGH' ? 'error' : l.severity === 'MEDIUM' ? 'warning' : 'info';
-      const what = l.message.replace(/\s+/g, ' ').slice(0, 48).trim();
+      // Unprefixed before it is cut, so the key is the same in every database.
+      const what = unprefix(l.message, state.prefix).replace(/\s+/g, ' ').slice(0, 48).trim();
       findings.push({ key: `lint ${l.severity} ${l.table}${l.policy ? `.${l.policy}` : ''}: ${what}…`, level });
     }
 
@@ -662,7 +665,9 @@ ${variant === 'current' ? `These are the flags that exist today: one application
 tenant id. On Supabase and PostGraphile that setting is read as a JWT or a session id, so the
 probes cannot act as a user (\`22P02\` below) and the verdict is *incomplete* (exit 3), never
 VERIFIED: tenantproof's results there come from its static rules. On role per tenant the probes
-act as the group role, which is no tenant's \`db_user\`; they found the leaks of both red cases.
+act as the group role, which is no tenant's \`db_user\`: they found the leaks of both red cases,
+but on the correct states they see no row at all, their own tenant's included, and the verdict is
+VERIFIED (exit 0), a proof about the group role only.
 The \`preset\` variant (\`--tenantproof-args preset\`) uses the principals and context templates of
 issue 10 (\`--preset supabase\`, \`--membership-table\`, \`--context-role '{tenant.db_user}'\`).` : `These use the principals and context templates of issue 10; \`--tenantproof-args current\` runs the
 flags that existed before them.`}
@@ -697,14 +702,17 @@ ${problems.length ? `\nRuns that could not happen:\n\n${problems.map((p) => `- $
   open to everyone. On role per tenant and PostGraphile, \`init --from-db\` found no role with an
   allow or conditional cell it could act as (the tenants are roles it does not know; PostGraphile's
   visitor role is not a Supabase role) and \`check\` ran no probe at all, and still exits 0.
-- **rlsautotest** proves that the database does what the policies declare; its README says it
-  cannot know intent, and a policy that is wrong on purpose-looking terms (\`USING (true)\` for anon,
-  a self-insert into memberships, a wrong comparison) is confirmed as declared. Its lint names the
-  correct \`is_member\` / membership helpers CRITICAL on every Supabase state (SECURITY DEFINER,
-  EXECUTE-able by anon through PUBLIC's default grant, reads an RLS table), and its gate exits 1 on
-  the Supabase states because the cells behind those helpers are UNRELIABLE (mocking the helper did
-  not grant the command). On role per tenant it acts as the group role, which is no tenant, and
-  sees every cell blocked, broken or not.
+- **rlsautotest**'s probes prove that the database does what the policies declare; its README
+  says it cannot know intent, so a wrong policy (a self-insert into memberships, a wrong
+  comparison, a membership check not tied to the row) is confirmed as declared. Its lint catches
+  the open policies (\`USING (true)\`, \`WITH CHECK (true)\`, no \`TO\` clause), the exposed table, the
+  definer RPC and the view, but it also names CRITICAL or HIGH, on correct schemas: the \`is_member\`
+  and membership helpers (SECURITY DEFINER, EXECUTE-able by anon through PUBLIC's default grant),
+  a public price list's \`USING (true)\`, the permissive \`USING (true) WITH CHECK (true)\` that a
+  RESTRICTIVE policy narrows, and every PostGraphile policy that calls a helper function. Its gate
+  exits 1 on the Supabase states because the cells behind the helpers are UNRELIABLE (mocking the
+  helper did not grant the command). On role per tenant it acts as the group role, which is no
+  tenant, and sees every cell blocked, broken or not.
 - **pgrls** raises error-level findings on every correct state: \`SEC002\` (FORCE ROW LEVEL
   SECURITY missing, on tables the API roles do not own), \`SEC038\` on \`USING (true)\` that a
   RESTRICTIVE policy narrows or that serves a public price list, \`SEC042\` on the correct

@@ -692,7 +692,7 @@ ${table(['state', ...toolNames], correctRows)}
 
 One row per tool and message, with the number of cases (of ${results.length}) it was printed on (for a red case, on its broken state).
 
-${noteRows.length ? table(['tool', 'message', 'states'], noteRows) : 'No tool reported anything it could not cover.'}
+${noteRows.length ? table(['tool', 'message', 'cases'], noteRows) : 'No tool reported anything it could not cover.'}
 ${problems.length ? `\nRuns that could not happen:\n\n${problems.map((p) => `- ${md(p)}`).join('\n')}\n` : ''}
 ## Reading the results
 
@@ -725,6 +725,8 @@ ${problems.length ? `\nRuns that could not happen:\n\n${problems.map((p) => `- $
 
 - pgrls \`verify\` (its Z3 mode), rlsautotest \`--emit\` + \`pg_prove\` (the pgTAP suite it writes; its
   \`--report\` runs the same probes) and rlsgrid \`gen pgtap\` were not run.
+- rlsgrid's grid (\`rlsgrid plan\`: each role × table × command labelled allow, deny, conditional or
+  unrestricted) is not a finding and was not scored; \`check\` fuzzes its allow and conditional cells.
 - No tool was configured by hand (an \`rlsgrid.toml\` in function mode, rlsautotest's
   \`--allow-unreliable\` or \`--allow-bypass\`, a pgrls baseline): each ran as its README's quick start
   says. A team that tunes them would see fewer false alarms and perhaps more catches.

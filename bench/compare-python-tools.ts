@@ -436,7 +436,13 @@ const unavailable = (tool: ToolName): string | null => (tool === 'tenantproof' ?
 
 // Interrupted: exit normally, so the server started below is stopped by its exit hook.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-await using server = await startPostgres(process.env.TENANTPROOF_PG_PROVIDER ? {} : { provider: 'binaries', pgBin });
+const startServer = () => startPostgres(process.env.TENANTPROOF_PG_PROVIDER ? {} : { provider: 'binaries', pgBin });
+await using server = await startServer();
+// Supabase's roles (anon, authenticated, service_role) are cluster-wide: on a server that has them,
+// rlsgrid takes any database for a Supabase one and acts only as those roles. The other conventions
+// get a server of their own without them (with an existing server by URL, both are that server).
+await using plainServer = process.env.TENANTPROOF_PG_PROVIDER === 'url' ? null : await startServer();
+const serverFor = (convention: ConventionName): PostgresServer => (convention === 'supabase' ? server : (plainServer ?? server));
 const serverVersion = await withClient(server.adminUrl, async (c) => (await c.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v);
 console.error(`PostgreSQL ${serverVersion} (${server.provider}); tenantproof arguments: ${variant}; ${cases.length} case(s)`);
 
@@ -495,12 +501,12 @@ function judgeCorrect(run: ToolRun): Outcome {
 const results: Result[] = [];
 for (const c of cases) {
   process.stderr.write(`· ${c.convention}: ${c.title} … `);
-  const first = await withState(server, c.convention, [c.sql], runAll);
+  const first = await withState(serverFor(c.convention), c.convention, [c.sql], runAll);
   const outcomes = {} as Record<ToolName, Outcome>;
   const falseAlarms = {} as Record<ToolName, string[] | null>;
   const correctExit = {} as Record<ToolName, number | null>;
   if (c.kind === 'red') {
-    const fixed = await withState(server, c.convention, [c.sql, c.fix ?? ''], runAll);
+    const fixed = await withState(serverFor(c.convention), c.convention, [c.sql, c.fix ?? ''], runAll);
     for (const tool of toolNames) {
       outcomes[tool] = judgeRed(first[tool], fixed[tool]);
       falseAlarms[tool] = fixed[tool].findings ? uniq(errors(fixed[tool])) : null;
@@ -620,7 +626,9 @@ A docs page, not a test. Written by \`npx tsx bench/compare-python-tools.ts\` (t
   and ${notFlawCount} corpus cases that are not flaws (info by design): ${reds.length} broken states and
   ${corrects.length + reds.length} correct ones.
 - **Server**: PostgreSQL ${serverVersion}, started for the run by \`fixtures/postgres\` from
-  \`${server.provider === 'binaries' ? pgBin : server.provider}\` as an unprivileged user. Every state is built in its own fresh database
+  \`${server.provider === 'binaries' ? pgBin : server.provider}\` as an unprivileged user: one server for the Supabase cases and one for the others, because
+  Supabase's roles are cluster-wide (on a server that has them, \`rlsgrid init --from-db\` takes every
+  database for a Supabase one and acts only as anon, authenticated and service_role). Every state is built in its own fresh database
   (base SQL, then the case's SQL, then for the fixed state the fix), and dropped afterwards.
 - **Tools**: ${toolNames.map((t) => `${t} ${versions[t]}`).join('; ')}. The Python tools come
   from PyPI, pinned, in a venv under \`~/.cache/tenantproof/py-tools\` that the script creates.
@@ -699,9 +707,11 @@ ${problems.length ? `\nRuns that could not happen:\n\n${problems.map((p) => `- $
 - **rlsgrid** fills a \`user_id\` column with its synthetic user's id without creating that user
   in \`auth.users\`, so it cannot seed \`account_members\` (foreign key to \`auth.users\`): its users
   belong to no account, every membership policy shows them nothing, and the fuzz only sees what is
-  open to everyone. On role per tenant and PostGraphile, \`init --from-db\` found no role with an
-  allow or conditional cell it could act as (the tenants are roles it does not know; PostGraphile's
-  visitor role is not a Supabase role) and \`check\` ran no probe at all, and still exits 0.
+  open to everyone. On PostGraphile, \`init --from-db\` found no role with an allow or conditional
+  cell and \`check\` ran no probe at all, and still exits 0. On role per tenant it acts as the group
+  role (with JWT claims it does not use); its seeder could not fill the tenant tables (a unique
+  \`db_user\`, a composite foreign key), so most probes were skipped, yet it saw the group role read
+  and write through the \`USING (true)\` left once the RESTRICTIVE policy was dropped.
 - **rlsautotest**'s probes prove that the database does what the policies declare; its README
   says it cannot know intent, so a wrong policy (a self-insert into memberships, a wrong
   comparison, a membership check not tied to the row) is confirmed as declared. Its lint catches
@@ -711,8 +721,8 @@ ${problems.length ? `\nRuns that could not happen:\n\n${problems.map((p) => `- $
   a public price list's \`USING (true)\`, the permissive \`USING (true) WITH CHECK (true)\` that a
   RESTRICTIVE policy narrows, and every PostGraphile policy that calls a helper function. Its gate
   exits 1 on the Supabase states because the cells behind the helpers are UNRELIABLE (mocking the
-  helper did not grant the command). On role per tenant it acts as the group role, which is no
-  tenant, and sees every cell blocked, broken or not.
+  helper did not grant the command), and on role per tenant and PostGraphile because it marks
+  their tables UNRELIABLE; its probes caught none of those conventions' broken states.
 - **pgrls** raises error-level findings on every correct state: \`SEC002\` (FORCE ROW LEVEL
   SECURITY missing, on tables the API roles do not own), \`SEC038\` on \`USING (true)\` that a
   RESTRICTIVE policy narrows or that serves a public price list, \`SEC042\` on the correct

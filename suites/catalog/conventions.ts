@@ -275,6 +275,45 @@ create policy members_read_documents on documents for select to authenticated
     alsoFires: ['policy-write-not-tenant-checked'],
     expect: { object: 'policy any_member on public.documents' },
   },
+  // Supabase classics the Python tools are built for (pgrls lints them, rlsgrid fuzzes them, rlsautotest flags them).
+  {
+    convention: 'supabase',
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'Supabase: the dashboard template "Enable read access for authenticated users" (USING (true)) on a tenant table',
+    setup: 'create policy "Enable read access for authenticated users" on documents for select to authenticated using (true);',
+    fix: 'drop policy "Enable read access for authenticated users" on documents;',
+    // Comments are scoped through their document: the open parent lets them be written anywhere too.
+    alsoFires: ['policy-write-not-tenant-checked'],
+    expect: { object: 'policy Enable read access for authenticated users on public.documents' },
+  },
+  {
+    convention: 'supabase',
+    rule: 'policy-write-not-tenant-checked',
+    title: 'Supabase: an INSERT policy WITH CHECK (true) (any signed-in user writes into any account)',
+    setup: 'create policy anyone_adds on documents for insert to authenticated with check (true);',
+    fix: 'drop policy anyone_adds on documents;',
+    expect: { object: 'policy anyone_adds on public.documents' },
+  },
+  {
+    convention: 'supabase',
+    rule: 'policy-write-not-tenant-checked',
+    title: 'Supabase: an UPDATE policy checks membership in USING only, WITH CHECK (true) (rows move to another account)',
+    setup: `drop policy members_update_documents on documents;
+create policy members_update_documents on documents for update to authenticated using (public.is_member(account_id)) with check (true);`,
+    fix: `drop policy members_update_documents on documents;
+create policy members_update_documents on documents for update to authenticated using (public.is_member(account_id)) with check (public.is_member(account_id));`,
+    expect: { object: 'policy members_update_documents on public.documents' },
+  },
+  {
+    convention: 'supabase',
+    rule: 'policy-read-not-tenant-scoped',
+    title: 'Supabase: a "Service role full access" policy without a TO clause (applies to PUBLIC: anon and authenticated read and write all)',
+    setup: 'create policy "Service role full access" on documents using (true) with check (true);',
+    fix: 'drop policy "Service role full access" on documents;\ncreate policy "Service role full access" on documents to service_role using (true) with check (true);',
+    // Comments are scoped through their document: the open parent opens them too; anon reads through the default grants.
+    alsoFires: ['policy-write-not-tenant-checked', 'anonymous-reads-tenant-data'],
+    expect: { object: 'policy Service role full access on public.documents' },
+  },
   {
     convention: 'supabase',
     rule: 'policy-undecided',

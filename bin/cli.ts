@@ -10,7 +10,7 @@
  * connections close and PostgreSQL rolls their transactions back.
  */
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -133,13 +133,12 @@ function takeMigrationFlags(flags: Record<string, unknown>): MigrationFlags | nu
 
 /**
  * Applies the migrations to a throwaway PostgreSQL (src/target/throwaway.ts), checks that the app
- * role exists there, and verifies that database. The server and its data directory are removed at
- * the end, also on an error or Ctrl-C (the server's exit hook runs on every process.exit).
+ * role exists there, and hands `fn` the URL of the migrated database. The server and its data
+ * directory are removed at the end, also on an error or Ctrl-C (the server's exit hook runs on
+ * every process.exit).
  */
-async function runVerifyOnMigrations(m: MigrationFlags, flags: Record<string, unknown>, file: TenantproofConfigFile): Promise<number> {
+async function withMigratedDatabase<T>(m: MigrationFlags, target: VerifyConfig['target'], fn: (url: string, label: string) => Promise<T>): Promise<T> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  // Options are checked before any server starts (the URL is a stand-in, replaced below).
-  const checked = resolveVerifyConfig({ ...flags, databaseUrl: 'postgres://migrations@127.0.0.1/app' }, { ...file, databaseUrl: undefined });
   const [{ readMigrations, applyMigrations }, { startThrowawayPostgres }, { withClient }] = await Promise.all([
     import('../src/target/migrations.ts'),
     import('../src/target/throwaway.ts'),
@@ -156,7 +155,6 @@ async function runVerifyOnMigrations(m: MigrationFlags, flags: Record<string, un
     await withClient(server.adminUrl, (c) => c.query(`create database ${database}`));
     const url = server.urlOf(database);
     await applyMigrations(url, plan);
-    const { target } = checked;
     if (target.model === 'rls' || !target.tenantRole) {
       const exists = await withClient(url, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [target.appRole])).rowCount === 1);
       if (!exists) {
@@ -164,16 +162,87 @@ async function runVerifyOnMigrations(m: MigrationFlags, flags: Record<string, un
       }
     }
     say(`tenantproof: ${plan.steps.length} ${plan.layout} migration(s) from ${m.dir} applied to a throwaway PostgreSQL ${server.version} (${server.binaries}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    replayTarget = `--migrations ${shellQuote(m.dir)}${m.pgBin ? ` --pg-bin ${shellQuote(m.pgBin)}` : ''}`;
-    targetLabel = `migrations ${m.dir} (${plan.layout}, ${plan.steps.length} files) on PostgreSQL ${server.version}`;
-    return await runVerify({ ...checked, target: { ...target, databaseUrl: url } });
+    return await fn(url, `migrations ${m.dir} (${plan.layout}, ${plan.steps.length} files) on PostgreSQL ${server.version}`);
   } finally {
     await server.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
+
+/** verify --migrations DIR: the migrated throwaway database, verified like any other. */
+async function runVerifyOnMigrations(m: MigrationFlags, flags: Record<string, unknown>, file: TenantproofConfigFile): Promise<number> {
+  // Options are checked before any server starts (the URL is a stand-in, replaced below).
+  const checked = resolveVerifyConfig({ ...flags, databaseUrl: standInUrl }, { ...file, databaseUrl: undefined });
+  return withMigratedDatabase(m, checked.target, async (url, label) => {
+    replayTarget = `--migrations ${shellQuote(m.dir)}${m.pgBin ? ` --pg-bin ${shellQuote(m.pgBin)}` : ''}`;
+    targetLabel = label;
+    return runVerify({ ...checked, target: { ...checked.target, databaseUrl: url } });
+  });
+}
+const standInUrl = 'postgres://migrations@127.0.0.1/app';
 // --- end migrations mode ---------------------------------------------------------------------------
+
+// --- diff: what changed in isolation between two schema versions ---------------------------------
+program
+  .command('diff')
+  .description('Verify two schema versions (databases or folders of migrations) and say what changed in isolation: new findings, fixed ones, policies and grants that widened.')
+  .requiredOption('--base <url|dir>', 'the version before: a database URL, or a folder of migrations (applied to a throwaway PostgreSQL)')
+  .requiredOption('--head <url|dir>', 'the version after (the pull request): a database URL or a folder of migrations')
+  .addOption(new Option('--model <model>', 'isolation model').choices(['rls', 'schema', 'database']))
+  .option('--app-role <role>', 'role the application uses (rls, schema with a shared role)')
+  .option('--tenant-table <table>', 'table listing tenants')
+  .option('--tenant-column <column>', 'tenant column of tenant-scoped tables')
+  .option('--tenant-setting <name>', 'setting carrying the tenant id (rls)')
+  .option('--schema-pattern <pattern>', 'LIKE pattern of tenant schemas (schema)')
+  .option('--database-pattern <pattern>', 'LIKE pattern of tenant databases (database)')
+  .option('--tenant-role <template>', "per-tenant role; '{tenant}' = schema/database name")
+  .option('--schemas <list>', 'rls: only these schemas hold tenant tables, comma-separated')
+  .option('--runs <n>', 'property runs on each version', '5')
+  .option('--seed <n>', 'seed for both versions (printed)')
+  .addOption(new Option('--fail-on <severity>', 'a new static finding at or above this severity is worse (a new leak always is)').choices(['critical', 'high', 'medium', 'low', 'info']).default('high'))
+  .addOption(new Option('--format <format>', 'console output (markdown: the pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
+  .option('--report-dir <dir>', 'where diff.json and diff.md go', 'reports/tenantproof-diff')
+  .option('--pg-bin <dir>', 'for folders of migrations: the PostgreSQL bin folder to run')
+  .addHelpText('after', '\nExit codes:\n  0  nothing got worse\n  1  worse: a new finding that fails the gate, or a policy, RLS/FORCE or grant that widened\n  2  cannot run (one line on stderr)')
+  .action(async (opts: Record<string, string | undefined>) => {
+    const { base, head, format, pgBin, reportDir, ...rest } = opts;
+    const flags = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    const config = resolveVerifyConfig({ ...flags, databaseUrl: standInUrl });
+    const seed = config.seed ?? randomInt(0, 2_147_483_647);
+    const isUrl = (spec: string) => /^postgres(ql)?:\/\//.test(spec);
+    for (const spec of [base!, head!]) if (!isUrl(spec) && !existsSync(spec)) fail(`${spec} is neither a postgres:// URL nor a folder of migrations`);
+    const [{ verify }, { withClient }, { readIsolationSnapshot }, { diffIsolation, renderDiffMarkdown, renderDiffText }] = await Promise.all([
+      import('../src/verify.ts'),
+      import('../src/target/connection.ts'),
+      import('../src/catalog/isolation-snapshot.ts'),
+      import('../src/findings/diff.ts'),
+    ]);
+    const side = async (name: string, spec: string) => {
+      const inspect = async (url: string, label: string) => {
+        process.stderr.write(`tenantproof diff: verifying the ${name} (${label}) · seed ${seed} · ${config.runs} runs\n`);
+        const result = await verify({ ...config, seed, target: { ...config.target, databaseUrl: url } });
+        const snapshot = await withClient(url, (c) => readIsolationSnapshot(c));
+        return { label, findings: result.findings, snapshot, verdict: result.verdict.verdict };
+      };
+      return isUrl(spec) ? inspect(spec, redactUrl(spec)) : withMigratedDatabase({ dir: spec, pgBin }, config.target, (url) => inspect(url, spec));
+    };
+    const before = await side('base', base!);
+    const after = await side('head', head!);
+    const diff = diffIsolation(before, after, config.failOn);
+    const labels = { base: before.label, head: after.label };
+    const markdown = renderDiffMarkdown(diff, labels);
+    const json = { exitCode: diff.worse ? 1 : 0, seed, runs: config.runs, failOn: config.failOn, base: { target: before.label, verdict: before.verdict }, head: { target: after.label, verdict: after.verdict }, ...diff };
+    const dir = resolve(reportDir!);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'diff.json'), `${JSON.stringify(json, null, 2)}\n`);
+    writeFileSync(join(dir, 'diff.md'), markdown);
+    if (format === 'json') process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    else if (format === 'markdown') process.stdout.write(markdown);
+    else process.stdout.write(`${renderDiffText(diff, labels)}Reports: ${join(dir, 'diff.json')}, ${join(dir, 'diff.md')}\n`);
+    process.exit(diff.worse ? 1 : 0);
+  });
+// --- end diff --------------------------------------------------------------------------------------
 
 /** How a replay names the target, and how reports name it (migrations mode replaces both). */
 let replayTarget = '--database-url "$DATABASE_URL"';

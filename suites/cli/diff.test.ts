@@ -1,0 +1,83 @@
+/**
+ * `tenantproof diff`: two schema versions (here folders of migrations, as a pull request has them:
+ * the base branch's and the head's), what changed in isolation between them. A widened policy and
+ * a dropped FORCE are worse (exit 1); the same change undone shows as fixed (exit 0); a version
+ * compared with itself shows nothing.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import type { IsolationDiff } from '../../src/index.ts';
+import { baseSchema } from '../isolation/corpus.ts';
+import { errorLines, runCli } from './cli-helpers.ts';
+
+const schema = `create role app_user nologin;\n${baseSchema('text').replaceAll('{app}', 'app_user')}`;
+/** The pull request: one table's FORCE dropped, one policy OR-ed with a support exception, one permissive policy added. */
+const widening = `
+alter table projects no force row level security;
+alter policy tenant_isolation on comments using (tenant_id = current_setting('app.current_tenant', true) or author_email like '%@support.example');
+create policy done_tasks_readable on tasks for select to app_user using (done);
+`;
+
+function migrations(files: Readonly<Record<string, string>>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-diff-src-'));
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+type DiffJson = IsolationDiff & { exitCode: number; seed: number };
+
+async function diff(base: string, head: string, ...extra: string[]) {
+  const out = mkdtempSync(join(tmpdir(), 'tp-diff-out-'));
+  const run = await runCli(['diff', '--base', base, '--head', head, '--model', 'rls', '--runs', '3', '--seed', '11', '--format', 'json', '--report-dir', out, ...extra]);
+  const json = run.code === 0 || run.code === 1 ? (JSON.parse(run.stdout) as DiffJson) : undefined;
+  return { run, json, markdown: () => readFileSync(join(out, 'diff.md'), 'utf8') };
+}
+
+describe('tenantproof diff', () => {
+  const correct = migrations({ '1_schema.sql': schema });
+  const widened = migrations({ '1_schema.sql': schema, '2_support_access.sql': widening });
+
+  test('a widened policy, an added permissive policy and a dropped FORCE are worse: exit 1, each named', { timeout: 180_000 }, async () => {
+    const { run, json, markdown } = await diff(correct, widened);
+    expect(run.code, run.stderr).toBe(1);
+    expect(json!.worse).toBe(true);
+    const widenedKinds = json!.widened.map((c) => `${c.kind} ${c.object}`);
+    expect(widenedKinds).toContain('force-dropped public.projects');
+    expect(widenedKinds).toContain('policy-changed public.comments policy tenant_isolation');
+    expect(widenedKinds).toContain('policy-added public.tasks policy done_tasks_readable');
+    // The probes saw it too: new findings, keyed by fingerprint, none of them "fixed".
+    expect(json!.newFindings.length).toBeGreaterThan(0);
+    expect(json!.newFindings.every((f) => /^[0-9a-f]{16}$/.test(f.fingerprint))).toBe(true);
+    expect(json!.newFindings.map((f) => f.object).join(' ')).toMatch(/public\.(comments|tasks|projects)/);
+    expect(json!.fixedFindings).toEqual([]);
+    expect(markdown()).toMatch(/^## tenantproof diff: isolation got WORSE/);
+    expect(markdown()).toMatch(/no longer forces row level security/);
+  });
+
+  test('the change undone shows as fixed and narrowed, nothing worse: exit 0', { timeout: 180_000 }, async () => {
+    const { run, json, markdown } = await diff(widened, correct);
+    expect(run.code, run.stderr).toBe(0);
+    expect(json!.worse).toBe(false);
+    expect(json!.widened).toEqual([]);
+    expect(json!.newFindings.filter((f) => f.blocking)).toEqual([]);
+    expect(json!.fixedFindings.length).toBeGreaterThan(0);
+    expect(json!.narrowed.map((c) => `${c.kind} ${c.object}`)).toContain('force-added public.projects');
+    expect(markdown()).toMatch(/isolation did not get worse/);
+    expect(markdown()).toMatch(/\*\*Fixed\*\*/);
+  });
+
+  test('a version compared with itself: nothing new, nothing fixed, nothing widened', { timeout: 180_000 }, async () => {
+    const { run, json } = await diff(correct, correct, '--seed', '12');
+    expect(run.code, run.stderr).toBe(0);
+    expect([json!.newFindings, json!.fixedFindings, json!.widened, json!.narrowed]).toEqual([[], [], [], []]);
+  });
+
+  test('a side that is neither a URL nor a folder is one line, exit 2', async () => {
+    const { run } = await diff('/nonexistent/base', correct);
+    expect(run.code).toBe(2);
+    expect(errorLines(run)).toEqual(['tenantproof: /nonexistent/base is neither a postgres:// URL nor a folder of migrations']);
+  });
+});

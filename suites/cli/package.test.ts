@@ -25,6 +25,8 @@ describe('the pg-tenantproof package', () => {
     expect(files).toContain('dist/bin/cli.js');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
+    // The compliance summary's control mapping ships with the compiled report writers.
+    expect(files).toContain('reports/controls.json');
     expect(files.filter((f) => /^(src|suites|fixtures|reference-app|load|bench)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
 
     const project = mkdtempSync(join(tmpdir(), 'tp-user-'));

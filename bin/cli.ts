@@ -231,7 +231,7 @@ program
         process.stderr.write(`tenantproof diff: verifying the ${name} (${label}) · seed ${seed} · ${config.runs} runs\n`);
         const result = await verify({ ...config, seed, target: { ...config.target, databaseUrl: url } });
         const snapshot = await withClient(url, (c) => readIsolationSnapshot(c));
-        return { label, findings: result.findings, snapshot, verdict: result.verdict.verdict };
+        return { label, findings: result.findings, snapshot, notProven: result.notProven, verdict: result.verdict.verdict };
       };
       return isUrl(spec) ? inspect(spec, redactUrl(spec)) : withMigratedDatabase({ dir: spec, pgBin }, config.target, (url) => inspect(url, spec));
     };

@@ -12,7 +12,8 @@
  * - a privilege granted that the base did not grant.
  *
  * The opposite changes are listed as narrowed. Worse = a new finding that fails the gate
- * (`--fail-on`, an observed leak always) or any widening.
+ * (`--fail-on`, an observed leak always), any widening, or an object the base proved and the head
+ * could not (a table no longer probed hides whatever it would show).
  */
 import type { IsolationSnapshot, SnapshotPolicy } from '../catalog/isolation-snapshot.ts';
 import { fingerprint } from './fingerprint.ts';
@@ -45,13 +46,16 @@ export interface IsolationDiff {
   readonly narrowed: readonly IsolationChange[];
   /** Policies whose expression changed with no sign either way: listed for review, not counted as worse. */
   readonly changed: readonly IsolationChange[];
-  /** Something got worse: a blocking new finding or a widening. */
+  /** Objects the base proved and the head could not (a table no longer probed hides what it would show). */
+  readonly newlyNotProven: readonly { readonly object: string; readonly reason: string }[];
+  /** Something got worse: a blocking new finding, a widening, or a proof lost. */
   readonly worse: boolean;
 }
 
 export interface DiffSide {
   readonly findings: readonly Finding[];
   readonly snapshot: IsolationSnapshot;
+  readonly notProven?: readonly { readonly object: string; readonly reason: string }[];
 }
 
 const policyKey = (p: SnapshotPolicy) => `${p.table} policy ${p.name}`;
@@ -132,7 +136,17 @@ export function diffIsolation(base: DiffSide, head: DiffSide, failOn: Severity):
   }
   for (const grant of baseGrants) if (!headGrants.has(grant)) narrowed.push({ kind: 'grant-revoked', object: grant, detail: `revoked ${grant}` });
 
-  return { newFindings, fixedFindings, widened, narrowed, changed: changedForReview, worse: widened.length > 0 || newFindings.some((f) => f.blocking) };
+  const provenBefore = new Set((base.notProven ?? []).map((n) => n.object));
+  const newlyNotProven = (head.notProven ?? []).filter((n) => !provenBefore.has(n.object)).map(({ object, reason }) => ({ object, reason }));
+  return {
+    newFindings,
+    fixedFindings,
+    widened,
+    narrowed,
+    changed: changedForReview,
+    newlyNotProven,
+    worse: widened.length > 0 || newlyNotProven.length > 0 || newFindings.some((f) => f.blocking),
+  };
 }
 
 /** The diff as markdown for a pull-request comment. */
@@ -152,6 +166,7 @@ export function renderDiffMarkdown(diff: IsolationDiff, labels: { base: string; 
   };
   findingTable('New findings', diff.newFindings);
   if (diff.widened.length > 0) lines.push('', '**Widened**', '', ...diff.widened.map((c) => `- ${cell(c.detail)}`));
+  if (diff.newlyNotProven.length > 0) lines.push('', '**No longer proven**', '', ...diff.newlyNotProven.map((n) => `- ${cell(n.object)}: ${cell(n.reason)}`));
   findingTable('Fixed', diff.fixedFindings);
   if (diff.changed.length > 0) lines.push('', '**Changed, to review**', '', ...diff.changed.map((c) => `- ${cell(c.detail)}`));
   if (diff.narrowed.length > 0) lines.push('', '**Narrowed**', '', ...diff.narrowed.map((c) => `- ${cell(c.detail)}`));
@@ -167,6 +182,7 @@ export function renderDiffText(diff: IsolationDiff, labels: { base: string; head
   };
   section('NEW FINDINGS', diff.newFindings.map((f) => `[${f.severity}${f.blocking ? '' : ', below --fail-on'}] ${f.checkId} · ${f.object} — ${f.title}`));
   section('WIDENED', diff.widened.map((c) => c.detail));
+  section('NO LONGER PROVEN', diff.newlyNotProven.map((n) => `${n.object}: ${n.reason}`));
   section('FIXED', diff.fixedFindings.map((f) => `[${f.severity}] ${f.checkId} · ${f.object} — ${f.title}`));
   section('CHANGED, TO REVIEW', diff.changed.map((c) => c.detail));
   section('NARROWED', diff.narrowed.map((c) => c.detail));

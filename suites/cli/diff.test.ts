@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { IsolationDiff } from '../../src/index.ts';
-import { baseSchema } from '../isolation/corpus.ts';
+import { baseSchema, corpus } from '../isolation/corpus.ts';
 import { errorLines, runCli } from './cli-helpers.ts';
 
 const schema = `create role app_user nologin;\n${baseSchema('text').replaceAll('{app}', 'app_user')}`;
@@ -72,7 +72,16 @@ describe('tenantproof diff', () => {
   test('a version compared with itself: nothing new, nothing fixed, nothing widened', { timeout: 180_000 }, async () => {
     const { run, json } = await diff(correct, correct, '--seed', '12');
     expect(run.code, run.stderr).toBe(0);
-    expect([json!.newFindings, json!.fixedFindings, json!.widened, json!.narrowed]).toEqual([[], [], [], []]);
+    expect([json!.newFindings, json!.fixedFindings, json!.widened, json!.narrowed, json!.newlyNotProven]).toEqual([[], [], [], [], []]);
+  });
+
+  test('a table the head can no longer prove is worse too: a table not probed hides what it would show', { timeout: 180_000 }, async () => {
+    const unfillable = corpus.find((c) => c.skipped === 'public.codes')!.sql.replaceAll('{app}', 'app_user').replaceAll('{id}', 'text');
+    const head = migrations({ '1_schema.sql': schema, '2_codes.sql': unfillable });
+    const { run, json } = await diff(correct, head);
+    expect(run.code, run.stderr).toBe(1);
+    expect(json!.newlyNotProven.map((n) => n.object)).toContain('public.codes');
+    expect(json!.widened).toEqual([]);
   });
 
   test('a side that is neither a URL nor a folder is one line, exit 2', async () => {

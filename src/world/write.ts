@@ -89,24 +89,30 @@ function keepStopping(error: unknown): { rows: { v: string | null }[] } {
 }
 
 export async function readCounterBases(q: Queryable, plan: WorldPlan): Promise<CounterBases> {
+  const counters = plan.tables.flatMap((table) => table.columns.filter((c) => c.source.kind === 'counter').map((c) => ({ table, column: c.column.name })));
   const bases = new Map<string, number>();
-  for (const table of plan.tables) {
-    for (const c of table.columns) {
-      if (c.source.kind !== 'counter') continue;
-      const { rows } = await q.query<{ seq: string | null }>('select pg_get_serial_sequence($1, $2) as seq', [table.sql, c.column.name]);
-      let top = 0;
-      const seq = rows[0]?.seq;
-      if (seq) {
-        const r = await q.query<{ v: string | null }>(`select last_value::text as v from ${seq}`).catch(keepStopping);
-        top = Math.max(top, Number(r.rows[0]?.v ?? 0));
-      }
-      const m = await q
-        .query<{ v: string | null }>(`select max(${quoteIdent(c.column.name)})::text as v from ${table.sql}`)
-        .catch(keepStopping);
-      top = Math.max(top, Number(m.rows[0]?.v ?? 0));
-      bases.set(`${table.label}.${c.column.name}`, top + 1_000);
-    }
+  if (counters.length === 0) return bases;
+  // Three reads per counter column, batched: the sequences in one statement, then every
+  // sequence's last value and every column's maximum in one more (each read on its own, as
+  // before, only when the batch is refused — a sequence or table the role may not read).
+  const { rows: seqs } = await q.query<{ seq: string | null }>(
+    'select pg_get_serial_sequence(c.tbl, c.col) as seq from unnest($1::text[], $2::text[]) with ordinality as c(tbl, col, n) order by c.n',
+    [counters.map((c) => c.table.sql), counters.map((c) => c.column)],
+  );
+  const reads = counters.flatMap((c, i) => [
+    ...(seqs[i]?.seq ? [{ at: i, sql: `select last_value::text from ${seqs[i]!.seq}` }] : []),
+    { at: i, sql: `select max(${quoteIdent(c.column)})::text from ${c.table.sql}` },
+  ]);
+  const tops = counters.map(() => 0);
+  const batched = await q
+    .query<Record<string, string | null>>(`select ${reads.map((r, k) => `(${r.sql}) as v${k}`).join(', ')}`)
+    .catch(keepStopping);
+  const row = batched.rows[0] as Record<string, string | null> | undefined;
+  for (const [k, r] of reads.entries()) {
+    const v = row ? row[`v${k}`] : (await q.query<{ v: string | null }>(r.sql.replace(/^select (.*?) from /, 'select $1 as v from ')).catch(keepStopping)).rows[0]?.v;
+    tops[r.at] = Math.max(tops[r.at]!, Number(v ?? 0));
   }
+  for (const [i, c] of counters.entries()) bases.set(`${c.table.label}.${c.column}`, tops[i]! + 1_000);
   return bases;
 }
 

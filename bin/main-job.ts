@@ -9,8 +9,9 @@
  *    same command — it must be caught (exit 1). A verifier that passes a broken build has no teeth.
  * 3. Run the k6 noisy-neighbour scenario on the shipped build (must hold) and on the
  *    `rate-limit-global`, `stats-unscoped` and `cache-key-unscoped` variants (must be caught).
- * 4. Generate the Allure report from this run's results (each target under its own name, red cases
- *    labelled) and write reports/compliance-summary.md.
+ * 4. Generate the Allure report from this run's results (each target under its own history, red
+ *    cases labelled as expected catches, k6 summaries attached to the load cases) and write the
+ *    compliance summary a reviewer signs (reports/compliance-summary.md and .json).
  *
  * Exit 0 when every expectation held, 1 otherwise. Step 3 needs k6: the job builds it once with
  * Go (load/install-k6.sh, cached in ~/.cache/tenantproof); without k6 and Go — or with
@@ -18,26 +19,22 @@
  * get k6, and do not fail the job, unless TENANTPROOF_REQUIRE_TOOLS=1 (as .ci/run sets).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createScratchDatabase } from '../src/index.ts';
+import { collectAllureResults, isRedLoadCase, type JobOutcome } from '../reports/allure-main-job.ts';
+import { buildComplianceSummary, k6Figures, writeComplianceSummary, type ComplianceLoadCase, type ComplianceSummary, type ComplianceTarget } from '../reports/compliance.ts';
 import { startPostgres, type PostgresServer } from '../fixtures/postgres/index.ts';
 import { redisAvailable } from '../fixtures/redis.ts';
 import { dropReferenceRoles, migrateReferenceDatabase, startReferenceApp, type VulnerabilityName } from '../reference-app/src/index.ts';
 
-interface Outcome {
-  readonly name: string;
-  readonly kind: 'verify' | 'load';
-  readonly expected: number;
+/**
+ * One case of the job (reports/allure-main-job.ts declares the rest): `held` says whether the
+ * outcome is what was expected — for verify, read from its findings.json, never from the exit code
+ * alone; `why` why it did not; `notRun` why it did not run (no k6), neither passing nor failing.
+ */
+interface Outcome extends JobOutcome {
   readonly actual: number | null;
-  readonly seconds: number;
-  readonly reportDir?: string;
-  /** Whether the outcome is what was expected — for verify, read from its findings.json, never from the exit code alone. */
-  readonly held: boolean;
-  /** Why it did not hold, when it did not. */
-  readonly why?: string;
-  /** Why the case did not run (no k6); such a case neither passes nor fails. */
-  readonly notRun?: string;
 }
 
 const reportsRoot = 'reports';
@@ -261,43 +258,60 @@ async function loadAll(): Promise<Outcome[]> {
 
 async function load(name: string, args: readonly string[]): Promise<Outcome> {
   console.log(`\n== k6: ${name}`);
+  const started = Date.now();
   const { actual, seconds } = await run(process.execPath, ['--import', 'tsx', 'load/run.ts', ...args]);
   // With --expect-fail, run.ts exits 0 when the red case was caught.
-  return { name, kind: 'load', expected: 0, actual, seconds, held: actual === 0, ...(actual === 0 ? {} : { why: `exit ${actual ?? 'killed'}` }) };
+  return { name, kind: 'load', expected: 0, actual, seconds, held: actual === 0, summaryDirs: summariesSince(started), ...(actual === 0 ? {} : { why: `exit ${actual ?? 'killed'}` }) };
 }
 
-/**
- * This run's results only (the folder lives under reports/verify, emptied at the start), each
- * target's under its own name and history: every target runs the same checks, and results with
- * one historyId would be merged as retries (a shipped build's pass hidden under a red case's
- * failure). Red cases, whose findings are the expected outcome, say so in their suite's name.
- */
-function collectAllureResults(outcomes: readonly Outcome[]): void {
-  mkdirSync(allureResults, { recursive: true });
-  for (const outcome of outcomes) {
-    const dir = outcome.reportDir && join(outcome.reportDir, 'allure-results');
-    if (!dir || !existsSync(dir)) continue;
-    const suite = outcome.expected === 0 ? `${outcome.name} (must verify)` : `${outcome.name} (red case: findings expected)`;
-    for (const file of readdirSync(dir)) {
-      if (!file.endsWith('-result.json')) {
-        cpSync(join(dir, file), join(allureResults, file));
-        continue;
-      }
-      const result = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-        historyId?: string; testCaseId?: string; labels?: { name: string; value: string }[]; parameters?: { name: string; value: string }[];
-      };
-      result.historyId = `${result.testCaseId ?? result.historyId}:${outcome.name}`;
-      result.labels = [...(result.labels ?? []).filter((l) => l.name !== 'parentSuite'), { name: 'parentSuite', value: suite }];
-      if (outcome.expected !== 0) result.labels.push({ name: 'tag', value: 'expected red case' });
-      result.parameters = [{ name: 'target', value: outcome.name }, ...(result.parameters ?? [])];
-      writeFileSync(join(allureResults, file), JSON.stringify(result));
+/** The k6 summary folders under reports/load written since `since` (one load case writes one). */
+function summariesSince(since: number): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name === 'summary.json' && statSync(path).mtimeMs >= since - 1_000) found.push(dir);
     }
-  }
+  };
+  walk(join(reportsRoot, 'load'));
+  return found;
 }
+
 
 /** A case not run passes only when skipping is allowed (never under TENANTPROOF_REQUIRE_TOOLS=1). */
 const toolsRequired = process.env.TENANTPROOF_REQUIRE_TOOLS === '1' || process.env.TENANTPROOF_REQUIRE_TOOLS === 'true';
 const ok = (o: Outcome) => (o.notRun ? !toolsRequired : o.held);
+
+/**
+ * The compliance summary over every target of the run: each verify target's own summary (written
+ * by the CLI into its report folder) with the job's expectation, and the k6 cases with their figures.
+ */
+function complianceOf(outcomes: readonly Outcome[]) {
+  const targets: ComplianceTarget[] = [];
+  for (const o of outcomes.filter((x) => x.kind === 'verify' && x.reportDir)) {
+    const file = join(o.reportDir!, 'compliance-summary.json');
+    if (!existsSync(file)) continue;
+    const own = (JSON.parse(readFileSync(file, 'utf8')) as ComplianceSummary).targets[0];
+    if (own) targets.push({ ...own, name: o.name, expectation: o.expected === 0 ? 'must verify' : 'red case: findings expected', held: o.held });
+  }
+  const load: ComplianceLoadCase[] = outcomes
+    .filter((o) => o.kind === 'load')
+    .map((o) => {
+      const red = isRedLoadCase(o.name);
+      return {
+        name: o.name,
+        checkId: /isolation under load/.test(o.name) ? 'load-isolation-under-load' : 'load-noisy-neighbour',
+        expectation: red ? 'red case: findings expected' : 'must verify',
+        outcome: o.notRun ? 'not run' : o.held ? (red ? 'caught' : 'held') : 'failed',
+        ...(o.notRun ? { reason: o.notRun } : o.why ? { reason: o.why } : {}),
+        figures: Object.assign({}, ...(o.summaryDirs ?? []).map((dir) => k6Figures(dir))) as Record<string, number | null>,
+      };
+    });
+  const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+  return buildComplianceSummary({ title: 'tenantproof — compliance summary of the reference app', tenantproofVersion: version, targets, load });
+}
 
 function summary(outcomes: readonly Outcome[]): string {
   const rows = outcomes.map((o) =>
@@ -307,7 +321,7 @@ function summary(outcomes: readonly Outcome[]): string {
   );
   const notRun = outcomes.filter((o) => o.notRun).length;
   return [
-    '# tenantproof — compliance summary of the reference app',
+    '## Main job: expectations',
     '',
     `Seed ${seed}, ${runs} property runs per target. Verdict: **${outcomes.every(ok) ? 'every expectation held' : 'some expectations failed'}**` +
       `${notRun ? ` (${notRun} case${notRun === 1 ? '' : 's'} not run)` : ''}.`,
@@ -335,10 +349,12 @@ async function main(): Promise<number> {
     for (const testCase of verifyCases) outcomes.push(await verifyReference(server, testCase));
   }
   outcomes.push(...(await loadAll()));
-  collectAllureResults(outcomes);
+  collectAllureResults(allureResults, outcomes);
   const text = summary(outcomes);
-  writeFileSync(join(reportsRoot, 'compliance-summary.md'), text);
-  console.log(`\n${text}`);
+  const written = await writeComplianceSummary(reportsRoot, complianceOf(outcomes));
+  // The reviewer's summary first, then the job's own expectations (times, exit codes).
+  writeFileSync(written[0]!, `${readFileSync(written[0]!, 'utf8')}\n${text}`);
+  console.log(`\n${text}\nCompliance summary: ${written.join(', ')}`);
   // One HTML file that opens from disk, without analytics, rebuilt from scratch (reports/allure-html.ts).
   const report = spawnSync(process.execPath, ['--import', 'tsx', 'reports/allure-html.ts', allureResults], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (report.status !== 0) console.log(`raw Allure results are in ${allureResults}`);

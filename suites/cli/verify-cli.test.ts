@@ -66,6 +66,28 @@ describe('tenantproof verify: options and exit codes', () => {
     });
   });
 
+  test('a tenant context that admits no tenant to its own rows: never VERIFIED, NOT PROVEN names the context', { timeout: 120_000 }, async () => {
+    await withCorpusTarget(correct, async ({ target }) => {
+      // The policies read app.current_tenant; the probes set another setting, so every tenant sees
+      // nothing — its own rows included — and "no foreign row seen" proves nothing.
+      const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
+      const run = await runCli(['verify', ...targetFlags(target.databaseUrl, target.appRole), '--tenant-setting', 'app.not_the_apps_setting', '--runs', '2', '--seed', '3', '--report-dir', dir]);
+      // Exit 1: the static rules see policies that never read the setting named (high); the
+      // probes, for their part, say they proved nothing instead of "no foreign row seen".
+      expect(run.code, run.stderr + run.stdout).toBe(1);
+      expect(run.stdout).not.toMatch(/VERIFIED/);
+      expect(run.stdout).not.toMatch(/^LEAKS/m);
+      expect(run.stdout).toMatch(/NOT PROVEN[\s\S]*tenant context: in \d+ scans .* showed none of them/);
+      const json = JSON.parse(readFileSync(join(dir, 'findings.json'), 'utf8')) as { verdict: string; notProven: { object: string }[]; findings: { leak: boolean }[] };
+      expect(json.verdict).toBe('findings');
+      expect(json.findings.filter((f) => f.leak)).toEqual([]);
+      expect(json.notProven.map((n) => n.object)).toContain('tenant context');
+      // The same schema with the application's own setting verifies.
+      const right = await runCli(['verify', ...targetFlags(target.databaseUrl, target.appRole), '--runs', '2', '--seed', '3', '--report-dir', mkdtempSync(join(tmpdir(), 'tp-cli-'))]);
+      expect(right.code, right.stderr + right.stdout).toBe(0);
+    });
+  });
+
   test.each([
     ['an unknown flag', ['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'rls', '--frobnicate'], /unknown option '--frobnicate'/],
     ['a bad model', ['verify', '--database-url', 'postgres://u@127.0.0.1:1/x', '--model', 'sharded'], /--model.*sharded.*rls, schema, database/],

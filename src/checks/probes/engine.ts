@@ -77,6 +77,12 @@ export interface VerifyResult {
    * depending on another tenant's rows): verify() downgrades those rules' findings on them.
    */
   readonly refuted?: readonly Refutation[];
+  /**
+   * Why the tenant context proved nothing, if it did not: no acting principal ever saw one of its
+   * own rows in any table, so the context the probes entered is not one that admits a tenant to its
+   * data (a role or setting the application does not use), and "no foreign row seen" says nothing.
+   */
+  readonly contextAdmittedNothing?: string | null;
 }
 
 /** A static claim about an object that the probes contradicted, and how. */
@@ -263,6 +269,8 @@ export interface PropertyOutcome {
   readonly started: number;
   readonly counterexample: unknown;
   readonly coverage: ProbeCoverage;
+  /** Scans that should have shown the acting principal's own rows, and those that did (rls probes). */
+  readonly ownRows?: { readonly expected: number; readonly seen: number };
 }
 
 /** The one-line error for what stopped a verification (a lock wait says so). */
@@ -298,6 +306,10 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
     skippedTables: outcome.coverage.skippedTables(findings),
     probesNotActed: outcome.coverage.probesNotActed(findings),
     gaveUp,
+    contextAdmittedNothing:
+      outcome.ownRows && outcome.ownRows.expected > 0 && outcome.ownRows.seen === 0
+        ? `in ${outcome.ownRows.expected} scans of tables holding the acting tenant's own rows, the tenant context showed none of them: it is not a context that admits a tenant to its data (wrong role or setting?), so seeing no other tenant's rows proves nothing`
+        : null,
   };
 }
 
@@ -364,7 +376,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
   let runsWithForeignRows = 0;
   let lastFailing: World | null = null;
   const coverage = new ProbeCoverage();
-  const stats = { probes: 0, foreignRowsSeenByProbes: 0 };
+  const stats = { probes: 0, foreignRowsSeenByProbes: 0, ownRowsExpected: 0, ownRowsSeen: 0 };
   const progress = (phase: VerifyProgress['phase']) =>
     options.onProgress?.({ phase, tables, run: runsExecuted, runs: options.runs, probes: stats.probes, findings: evidence.size, elapsedMs: Date.now() - started });
 
@@ -443,6 +455,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
       started,
       counterexample: failing ? summarizeWorld(ctx.plan, failing) : null,
       coverage,
+      ownRows: { expected: stats.ownRowsExpected, seen: stats.ownRowsSeen },
     },
     options,
   );

@@ -34,7 +34,13 @@ export interface ProbeRun {
   /** Reports a probe that could not act on `object` (its statement or values were rejected): not proven. */
   readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
   /** Counts probes run and, per run, that foreign rows were present for the acting tenant. */
-  readonly stats: { probes: number; foreignRowsSeenByProbes: number };
+  readonly stats: {
+    probes: number;
+    foreignRowsSeenByProbes: number;
+    /** Scans of a table holding the acting principal's own rows, and how many of them showed at least one. */
+    ownRowsExpected?: number;
+    ownRowsSeen?: number;
+  };
   /**
    * Whether this world runs the malformed-context probes (default: yes). Their outcome depends on
    * the policies and the context value, hardly on the world, so the engine runs them in the first
@@ -177,6 +183,10 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   const scanSent = probe<{ tp_key: string; tp_tenant?: string }>(run, as(acting), scanSql);
   judges.push(async () => {
     const scan = await scanSent;
+    if (scan.ok && own.size > 0) {
+      run.stats.ownRowsExpected = (run.stats.ownRowsExpected ?? 0) + 1;
+      if (scan.rows.some((r) => own.has(r.tp_key))) run.stats.ownRowsSeen = (run.stats.ownRowsSeen ?? 0) + 1;
+    }
     if (scan.ok) {
       const foreign = foreignRows(world, scan.rows, own, [a]);
       if (foreign.length > 0) {

@@ -72,7 +72,7 @@ function writeLoadResult(allureResults: string, outcome: JobOutcome): void {
   const fullName = `tenantproof.load.${outcome.name}`;
   const attachments: { name: string; source: string; type: string }[] = [];
   for (const dir of outcome.summaryDirs ?? []) {
-    for (const file of ['summary.json', 'victims.json']) {
+    for (const file of ['summary.json', 'victims.json', 'findings.json']) {
       if (!existsSync(join(dir, file))) continue;
       const source = `${randomUUID()}-attachment.json`;
       cpSync(join(dir, file), join(allureResults, source));
@@ -81,6 +81,23 @@ function writeLoadResult(allureResults: string, outcome: JobOutcome): void {
   }
   const status = outcome.notRun ? 'skipped' : outcome.held ? 'passed' : 'failed';
   const now = Date.now();
+  // Each crossed threshold is a Finding (load/verdict.ts, findings.json beside the k6 summary): one step each.
+  const steps = (outcome.summaryDirs ?? []).flatMap((dir) => {
+    const file = join(dir, 'findings.json');
+    if (!existsSync(file)) return [];
+    const { findings } = JSON.parse(readFileSync(file, 'utf8')) as { findings: { checkId: string; severity: string; title: string }[] };
+    return findings.map((f) => ({
+      name: `[${f.severity}] ${f.checkId}: ${f.title}`,
+      status: red ? 'passed' : 'failed',
+      stage: 'finished',
+      statusDetails: red ? { message: 'expected: this red case must cross a threshold' } : {},
+      steps: [],
+      attachments: [],
+      parameters: [],
+      start: now,
+      stop: now,
+    }));
+  });
   const result = {
     uuid,
     historyId: createHash('md5').update(fullName).digest('hex'),
@@ -105,7 +122,7 @@ function writeLoadResult(allureResults: string, outcome: JobOutcome): void {
     links: [],
     parameters: [{ name: 'target', value: outcome.name }],
     attachments,
-    steps: [],
+    steps,
   };
   writeFileSync(join(allureResults, `${uuid}-result.json`), JSON.stringify(result));
 }

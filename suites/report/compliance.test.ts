@@ -103,6 +103,8 @@ describe('the main job: one summary and one Allure report over every target', ()
     const dir = mkdtempSync(join(tmpdir(), 'tp-k6-'));
     writeFileSync(join(dir, 'summary.json'), JSON.stringify({ metrics: { http_req_duration: { values: { 'p(95)': p95 } }, http_reqs: { values: { count: 1234 } } } }));
     writeFileSync(join(dir, 'victims.json'), JSON.stringify({ baseline: { p95: 8.2, errors: 0 }, contended: { p95, errors: 0 }, ratioToBaseline: p95 / 8.2, aggressorThrottled: 237 }));
+    // The crossed threshold as the Finding load/run.ts writes (load/verdict.ts).
+    writeFileSync(join(dir, 'findings.json'), JSON.stringify({ findings: [{ checkId: 'load-victim-errors', severity: 'high', title: "12.5% of the victim tenants' requests failed" }] }));
     return dir;
   }
 
@@ -169,6 +171,11 @@ describe('the main job: one summary and one Allure report over every target', ()
     const attached = load.attachments.map((a) => readFileSync(join(results, a.source), 'utf8'));
     expect(attached).toContain(readFileSync(join(summaryDir, 'summary.json'), 'utf8'));
     expect(attached).toContain(readFileSync(join(summaryDir, 'victims.json'), 'utf8'));
+    expect(attached).toContain(readFileSync(join(summaryDir, 'findings.json'), 'utf8'));
+    // Its crossed threshold is a step, passed: in a red case the finding is the expected outcome.
+    expect((load as Result & { steps: { name: string; status: string }[] }).steps).toEqual([
+      expect.objectContaining({ name: "[high] load-victim-errors: 12.5% of the victim tenants' requests failed", status: 'passed' }),
+    ]);
     const notRun = all.find((r) => r.fullName === 'tenantproof.load.isolation under load, hybrid: shipped build holds')!;
     expect(notRun.status).toBe('skipped');
   });

@@ -77,4 +77,13 @@ describe('src/ is the verifier library, laid out as its pipeline', () => {
       .map((e) => `${name(e.from)} → ${e.to}`);
     expect(forbidden).toEqual([]);
   });
+
+  test('src/index.ts lists its exports by hand: no `export *`, and every name it exports resolves', async () => {
+    const text = readFileSync(join(root, 'index.ts'), 'utf8');
+    expect(text.split('\n').filter((line) => /^\s*export\s*\*/.test(line))).toEqual([]);
+    const library = (await import('../../src/index.ts')) as Record<string, unknown>;
+    const values = [...text.matchAll(/export \{([^}]*)\} from/g)].flatMap((m) => m[1]!.split(',').map((n) => n.trim()).filter((n) => n && !n.startsWith('type ')));
+    expect(values.length).toBeGreaterThan(30);
+    expect(values.filter((n) => library[n] === undefined)).toEqual([]);
+  });
 });

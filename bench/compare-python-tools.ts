@@ -47,22 +47,18 @@ type ArgsVariant = 'current' | 'preset';
 const tenantproofArgs: Record<ConventionName, Record<ArgsVariant, readonly string[]>> = {
   supabase: {
     current: ['--app-role', 'authenticated', '--tenant-table', 'public.accounts', '--tenant-column', 'account_id', '--tenant-setting', 'request.jwt.claims'],
-    preset: ['--preset', 'supabase', '--users-table', 'auth.users', '--tenant-table', 'public.accounts', '--tenant-column', 'account_id', '--membership-table', 'public.account_members'],
+    preset: ['--preset', 'supabase', '--tenant-table', 'public.accounts', '--tenant-column', 'account_id', '--membership-table', 'public.account_members'],
   },
   'role-per-tenant': {
     current: ['--app-role', '@tenant', '--tenant-table', 'public.tenants', '--tenant-column', 'tenant_id', '--tenant-setting', 'app.current_tenant'],
     // Each tenant acts as the role its row names (tenants.db_user); the per-tenant roles are members of @tenant.
-    preset: ['--tenant-table', 'public.tenants', '--tenant-column', 'tenant_id', '--context-role', '{tenant.db_user}'],
+    preset: ['--app-role', '@tenant', '--tenant-table', 'public.tenants', '--tenant-column', 'tenant_id', '--context-role', '{tenant.db_user}'],
   },
   postgraphile: {
     current: ['--app-role', '@visitor', '--tenant-table', '@app_public.organizations', '--tenant-column', 'organization_id', '--tenant-setting', 'jwt.claims.session_id'],
     // PostGraphile reaches the user through a session row: the context opens one for {user} and names it in jwt.claims.session_id.
-    preset: [
-      '--preset', 'postgraphile', '--context-role', '@visitor', '--users-table', '@app_public.users',
-      '--tenant-table', '@app_public.organizations', '--tenant-column', 'organization_id',
-      '--membership-table', '@app_public.organization_memberships',
-      '--context-sql', "with s as (insert into @app_private.sessions (user_id) values ({user}) returning uuid) select set_config('jwt.claims.session_id', s.uuid::text, true) from s",
-    ],
+    // As the probe corpus enters it (suites/isolation/conventions-probes.ts): the preset opens a session row per principal.
+    preset: ['--preset', 'postgraphile', '--users-table', '@app_public.users', '--tenant-table', '@app_public.organizations', '--tenant-column', 'organization_id', '--membership-table', '@app_public.organization_memberships'],
   },
 };
 

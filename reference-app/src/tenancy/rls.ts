@@ -1,8 +1,9 @@
 /**
  * The `rls` isolation model: one database, shared tables, forced RLS. A tenant context is one
- * transaction on a pooled connection with `app.current_tenant` set transaction-locally through a
- * bind parameter — it ends with the transaction, so the next user of the connection starts with
- * no tenant (and sees nothing).
+ * transaction on a pooled connection with `app.current_tenant` set transaction-locally (sent with
+ * BEGIN in one round trip; the id is checked to be a UUID before it is written as a literal,
+ * `transaction.ts`) — it ends with the transaction, so the next user of the connection starts
+ * with no tenant (and sees nothing).
  */
 import type pg from 'pg';
 import type { TenantRef } from './context.ts';

@@ -23,8 +23,10 @@ export interface EnterTenant {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Refused before anything is sent; the SQLSTATE PostgreSQL gives a malformed uuid (invalid_text_representation). */
 export class InvalidTenantIdError extends Error {
   override readonly name = 'InvalidTenantIdError';
+  readonly code = '22P02';
 }
 
 /** A tenant id as an SQL literal; anything but a UUID is refused (it never reaches the server). */

@@ -8,13 +8,15 @@
  *    baseline, the machine floor (aggressor at the same rate against GET /health) and the protected
  *    contended phase of the shipped build; then the contended phase with each protection switched
  *    off in turn (`no-rate-limit`, `no-pool-share`, `no-statement-timeout`).
- * 2. Read-route throughput: GET /projects/:id of one rls tenant with CLIENTS concurrent k6 VUs,
- *    next to pgbench on the same server — its built-in select-only script (raw rate) and a script
- *    shaped like the app's tenant transaction (BEGIN, set_config of the tenant, the project by id
- *    under RLS, COMMIT) as the app role.
+ * 2. Read-route throughput: GET /projects of one tenant per isolation model (rls, schema, database)
+ *    with CLIENTS concurrent k6 VUs, and the PostgreSQL round trips one such request makes (counted
+ *    on pg's Client in this process, which runs the app), next to pgbench on the same server — its
+ *    built-in select-only script (raw rate) and a script shaped like the app's rls tenant
+ *    transaction (BEGIN, set_config of the tenant, the project list under RLS, COMMIT) as the app role.
  * Needs k6 (`bash load/install-k6.sh`) and pgbench (PG_BIN, default /usr/lib/postgresql/15/bin).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import pg from 'pg';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,14 +72,14 @@ async function victims(): Promise<void> {
 }
 
 /** k6 runs asynchronously: the app under test lives in this process, so blocking it would measure nothing. */
-async function k6Throughput(baseUrl: string, token: string, projectId: string): Promise<number> {
+async function k6Throughput(baseUrl: string, token: string, path: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tp-bench-'));
   const script = join(dir, 'read.ts');
   writeFileSync(
     script,
     `import http from 'k6/http';
 export const options = { vus: ${clients}, duration: '${seconds}s', summaryTrendStats: ['p(95)'] };
-export default function () { http.get('${baseUrl}/projects/${projectId}', { headers: { authorization: 'Bearer ${token}' } }); }
+export default function () { http.get('${baseUrl}${path}', { headers: { authorization: 'Bearer ${token}' } }); }
 export function handleSummary(data) { return { '${join(dir, 'summary.json')}': JSON.stringify(data) }; }
 `,
   );
@@ -110,15 +112,39 @@ async function throughput(): Promise<void> {
   await using server = await startPostgres();
   await using db = await createScratchDatabase(server.adminUrl, 'bench');
   const app = await startReferenceApp({ databaseUrl: db.url, rateLimit: { max: 1_000_000, timeWindowMs: 1000 }, poolSize: 10 });
+  // Every statement the app sends goes through pg's Client.query (pool.query included): one call is
+  // one round trip (a multi-statement simple query included).
+  let roundTrips = 0;
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    roundTrips++;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
   try {
-    const signup = await fetch(`${app.url}/signup`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ tenant: { slug: 'bench', name: 'bench', plan: 'pro', model: 'rls' }, email: 'a@bench.test', password: 'bench-password-1' }),
-    });
-    const { token, tenant } = (await signup.json()) as { token: string; tenant: { id: string } };
-    const project = (await (await fetch(`${app.url}/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ name: 'bench' }) })).json()) as { id: string };
-    const appRate = await k6Throughput(app.url, token, project.id);
+    const rows: { model: string; rate: number; trips: number }[] = [];
+    let tenant = { id: '' };
+    for (const model of ['rls', 'schema', 'database'] as const) {
+      const signup = await fetch(`${app.url}/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tenant: { slug: `bench-${model}`, name: 'bench', plan: 'pro', model }, email: `a@bench-${model}.test`, password: 'bench-password-1' }),
+      });
+      if (signup.status !== 201) throw new Error(`signup (${model}) answered ${signup.status}: ${await signup.text()}`);
+      const body = (await signup.json()) as { token: string; tenant: { id: string } };
+      if (model === 'rls') tenant = body.tenant;
+      const auth = { authorization: `Bearer ${body.token}` };
+      for (let i = 0; i < 5; i++) await fetch(`${app.url}/projects`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ name: `bench ${i}` }) });
+      const sample = 50;
+      for (let i = 0; i < 5; i++) await fetch(`${app.url}/projects`, { headers: auth }); // warm the pools
+      const before = roundTrips;
+      for (let i = 0; i < sample; i++) {
+        const response = await fetch(`${app.url}/projects`, { headers: auth });
+        if (response.status !== 200) throw new Error(`GET /projects (${model}) answered ${response.status}`);
+        await response.arrayBuffer();
+      }
+      const trips = (roundTrips - before) / sample;
+      rows.push({ model, trips, rate: await k6Throughput(app.url, body.token, '/projects') });
+    }
     // pgbench's own tables in the same database, then its select-only script: the server's raw rate.
     const init = spawnSync(pgbench, ['-i', '-s', '1', '-q', '-h', new URL(db.url).hostname, '-p', new URL(db.url).port, '-U', decodeURIComponent(new URL(db.url).username), new URL(db.url).pathname.slice(1)], {
       env: { ...process.env, PGPASSWORD: decodeURIComponent(new URL(db.url).password) },
@@ -131,17 +157,18 @@ async function throughput(): Promise<void> {
     const script = join(dir, 'tenant-read.sql');
     writeFileSync(
       script,
-      `BEGIN;\nSELECT set_config('app.current_tenant', '${tenant.id}', true), set_config('search_path', 'app', true);\nSELECT id, name, description, status, budget_cents FROM projects WHERE id = '${project.id}';\nCOMMIT;\n`,
+      `BEGIN;\nSELECT set_config('app.current_tenant', '${tenant.id}', true), set_config('search_path', 'app', true);\nSELECT id, name, description, status, budget_cents FROM projects ORDER BY created_at, id LIMIT 50;\nCOMMIT;\n`,
     );
     const tenantTx = pgbenchTps(app.database.appUrl, ['-f', script]);
     await withClient(db.url, (c) => c.query('drop table if exists pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers'));
     console.log(`\nRead-route throughput, ${clients} concurrent clients, ${seconds} s each, same PostgreSQL server (${server.provider})`);
-    console.log('| what | rate | app ÷ this |');
-    console.log('| --- | --- | --- |');
-    console.log(`| app: GET /projects/:id (HTTP, auth, RBAC, tenant transaction, JSON) | ${appRate.toFixed(0)} req/s | 1.00 |`);
-    console.log(`| pgbench -S (raw select-only, superuser) | ${raw.toFixed(0)} tps | ${(appRate / raw).toFixed(3)} |`);
-    console.log(`| pgbench: the app's tenant transaction as the app role (4 statements) | ${tenantTx.toFixed(0)} tps | ${(appRate / tenantTx).toFixed(3)} |`);
+    console.log('| what | PostgreSQL round trips per request | rate | ÷ pgbench -S |');
+    console.log('| --- | --- | --- | --- |');
+    for (const r of rows) console.log(`| app: GET /projects, ${r.model} tenant (HTTP, auth, RBAC, tenant transaction, JSON) | ${r.trips.toFixed(1)} | ${r.rate.toFixed(0)} req/s | ${(r.rate / raw).toFixed(3)} |`);
+    console.log(`| pgbench -S (raw select-only, superuser) | 1 | ${raw.toFixed(0)} tps | 1.000 |`);
+    console.log(`| pgbench: the app's rls tenant transaction as the app role (4 statements) | 4 | ${tenantTx.toFixed(0)} tps | ${(tenantTx / raw).toFixed(3)} |`);
   } finally {
+    pg.Client.prototype.query = query;
     await app.close();
     await dropReferenceRoles(db.url);
   }

@@ -15,6 +15,7 @@ import type { Permission } from '../auth/permissions.ts';
 import { currentTenantContext, type Principal } from '../tenancy/context.ts';
 import type { Queryable } from '../tenancy/queryable.ts';
 import { HttpError } from './errors.ts';
+import { textLiteral, uuidLiteral, type EnterTenant } from '../tenancy/transaction.ts';
 
 /**
  * What a platform support agent may do inside a tenant during a support session: read, never
@@ -26,24 +27,56 @@ export const supportPermissions: readonly Permission[] = ['projects:read', 'bill
 export async function authorize(tx: Queryable, permission?: Permission): Promise<void> {
   const { principal } = currentTenantContext();
   if (principal.via === 'support') return authorizeSupport(tx, principal.userId, principal.supportSession, permission);
-  // Scoped explicitly as well as by RLS: authorisation must hold even where RLS is misconfigured.
-  const { rows } = await tx.query<{ status: string; allowed: boolean; revoked: boolean }>(
-    `select t.status,
+  const { rows } = await tx.query<AuthorizationRow>(authorizationSql('$1', '$2', '$3', '$4'), [principal.role, permission ?? null, principal.userId, principal.tokenIssuedAtMs]);
+  refuseUnlessAuthorized(rows[0], principal, permission);
+}
+
+interface AuthorizationRow {
+  status: string;
+  allowed: boolean;
+  revoked: boolean;
+}
+
+// Scoped explicitly as well as by RLS: authorisation must hold even where RLS is misconfigured.
+function authorizationSql(role: string, permission: string, userId: string, issuedAtMs: string): string {
+  return `select t.status,
             exists (select 1
                       from role_permissions rp
                       join roles r on r.tenant_id = rp.tenant_id and r.id = rp.role_id
-                     where rp.tenant_id = t.id and r.name = $1 and rp.permission = $2) as allowed,
+                     where rp.tenant_id = t.id and r.name = ${role} and rp.permission = ${permission}) as allowed,
             exists (select 1 from token_revocations tr
-                     where tr.tenant_id = t.id and tr.user_id = $3 and tr.revoked_at >= to_timestamp($4::float8 / 1000)) as revoked
+                     where tr.tenant_id = t.id and tr.user_id = ${userId} and tr.revoked_at >= to_timestamp(${issuedAtMs}::float8 / 1000)) as revoked
        from app.tenants t
-      where t.id = app.current_tenant_id()`,
-    [principal.role, permission ?? null, principal.userId, principal.tokenIssuedAtMs],
-  );
-  const row = rows[0];
+      where t.id = app.current_tenant_id()`;
+}
+
+function refuseUnlessAuthorized(row: AuthorizationRow | undefined, principal: Principal, permission: Permission | undefined): void {
   if (!row) throw new HttpError(401, 'the tenant of this token no longer exists');
   if (row.revoked) throw new HttpError(401, 'this token was revoked: sign in again');
   if (row.status !== 'active') throw new HttpError(403, `tenant is ${row.status}`);
   if (permission && !row.allowed) throw new HttpError(403, `forbidden: role "${principal.role}" lacks ${permission}`, { missing: permission });
+}
+
+/**
+ * `authorize(tx, permission)` as a statement sent with BEGIN and the tenant context, in the same
+ * round trip (read routes: `tenancy.inCurrentTenant(fn, authorizeOnEntry(permission))`). The same
+ * query and the same refusals; it runs after the tenant context is set, inside the transaction.
+ * Support sessions write an audit entry: they keep `authorize` (undefined here).
+ */
+export function authorizeOnEntry(permission: Permission): EnterTenant | undefined {
+  const { principal } = currentTenantContext();
+  if (principal.via === 'support') return undefined;
+  const issuedAt = Number(principal.tokenIssuedAtMs);
+  if (!Number.isFinite(issuedAt)) throw new HttpError(401, 'token issue time is malformed');
+  return {
+    statements: [authorizationSql(textLiteral(principal.role), textLiteral(permission), uuidLiteral(principal.userId), String(issuedAt))],
+    check: ([result]) => refuseUnlessAuthorized(result?.rows[0] as AuthorizationRow | undefined, principal, permission),
+  };
+}
+
+/** For routes that entered with `authorizeOnEntry`: support sessions, which it leaves out, are authorized (and audited) here. */
+export async function authorizeSupportSession(tx: Queryable, permission: Permission): Promise<void> {
+  if (currentTenantContext().principal.via === 'support') await authorize(tx, permission);
 }
 
 async function authorizeSupport(tx: Queryable, agentId: string, session: Principal['supportSession'], permission: Permission | undefined): Promise<void> {

@@ -6,6 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InvalidTokenError } from '../auth/tokens.ts';
 import { TenantMovedError } from '../tenancy/model.ts';
+import { InvalidTenantIdError } from '../tenancy/transaction.ts';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -49,6 +50,7 @@ function isPgError(error: unknown): error is PgError {
 export function toResponse(error: unknown): { status: number; body: Record<string, unknown> } {
   if (error instanceof HttpError) return { status: error.statusCode, body: { error: error.message, ...error.details } };
   if (error instanceof InvalidTokenError) return { status: 401, body: { error: error.message } };
+  if (error instanceof InvalidTenantIdError) return { status: 400, body: { error: 'invalid value' } };
   if (error instanceof TenantMovedError) return { status: 503, body: { error: 'this tenant was just moved: retry the request', retry: true } };
   if (isPgError(error)) {
     switch (error.code) {

@@ -95,16 +95,29 @@ export function authenticate(services: Services) {
         };
       }
     }
-    // Where the tenant lives is a property of its registry row, read on every request (a move
-    // between models takes effect at once). A tenant that no longer exists has no model.
-    const model = await tenantModel(services, context.tenant.id);
-    if (!model) throw new HttpError(401, 'the tenant of this token no longer exists');
-    context = { ...context, tenant: { ...context.tenant, model } };
-    request.tenantContext = context;
+    // The tenant is known; where it lives is looked up after the rate limit (`placeTenant`), so a
+    // throttled request costs no database round trip.
+    request.pendingTenantContext = context;
     const log = request.log.child({ tenantId: context.tenant.id, userId: context.principal.userId });
     request.log = log;
     reply.log = log;
     log.info({ method: request.method, url: request.url, via: context.principal.via }, 'incoming request');
+  };
+}
+
+/**
+ * Where the authenticated request's tenant lives: a property of its registry row, read on every
+ * request (a move between models takes effect at once on every instance). A tenant that no longer
+ * exists has no model. Runs after the per-tenant rate limit; only then is the tenant context set.
+ */
+export function placeTenant(services: Services) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (request.tenantContext) return;
+    const context = request.pendingTenantContext;
+    if (!context) throw new HttpError(401, 'no tenant context');
+    const model = await tenantModel(services, context.tenant.id);
+    if (!model) throw new HttpError(401, 'the tenant of this token no longer exists');
+    request.tenantContext = { ...context, tenant: { ...context.tenant, model } };
   };
 }
 

@@ -55,5 +55,7 @@ export function opsPool(services: Services): Queryable {
 declare module 'fastify' {
   interface FastifyRequest {
     tenantContext: TenantContext | null;
+    /** Authenticated, not yet placed (its model is looked up after the rate limit: `placeTenant`). */
+    pendingTenantContext: TenantContext | null;
   }
 }

@@ -8,7 +8,7 @@ import type { TenantRef } from './context.ts';
 import type { TenancyModel } from './model.ts';
 import type { Queryable } from './queryable.ts';
 import type { TenantPools } from './tenant-pools.ts';
-import { inPooledTransaction } from './transaction.ts';
+import { enterAlso, inPooledTransaction, type EnterTenant, textLiteral, uuidLiteral } from './transaction.ts';
 import { quoteIdent as q } from '../database/sql.ts';
 
 export interface DatabaseModelOptions {
@@ -19,18 +19,20 @@ export interface DatabaseModelOptions {
 }
 
 export function databaseModel(pools: TenantPools, options: DatabaseModelOptions): TenancyModel {
-  const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
+  const timeout = textLiteral(`${options.statementTimeoutMs ?? 5000}ms`);
   return {
     name: 'database',
-    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>, also?: EnterTenant): Promise<T> {
       return inPooledTransaction(
         pools.poolFor(options.databaseOf(tenant)),
-        async (client) => {
-          await client.query(
-            `select set_config('app.current_tenant', $1, true), set_config('search_path', $2, true), set_config('statement_timeout', $3, true)`,
-            [tenant.id, q(options.schema), timeout],
-          );
-        },
+        enterAlso(
+          {
+            statements: [
+              `select set_config('app.current_tenant', ${uuidLiteral(tenant.id)}::text, true), set_config('search_path', ${textLiteral(q(options.schema))}, true), set_config('statement_timeout', ${timeout}, true)`,
+            ],
+          },
+          also,
+        ),
         fn,
       );
     },

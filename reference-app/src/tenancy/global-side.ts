@@ -6,14 +6,12 @@
 import type pg from 'pg';
 import type { TenantRef } from './context.ts';
 import type { Queryable } from './queryable.ts';
-import { inPooledTransaction } from './transaction.ts';
+import { inPooledTransaction, uuidLiteral } from './transaction.ts';
 
 export async function withGlobalSide<T>(pool: pg.Pool, tenant: Pick<TenantRef, 'id'>, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   return inPooledTransaction(
     pool,
-    async (client) => {
-      await client.query(`select set_config('app.current_tenant', $1, true), set_config('search_path', 'app', true)`, [tenant.id]);
-    },
+    { statements: [`select set_config('app.current_tenant', ${uuidLiteral(tenant.id)}::text, true), set_config('search_path', 'app', true)`] },
     fn,
   );
 }

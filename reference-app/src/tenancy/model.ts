@@ -3,12 +3,13 @@
  * the tenant is decided in exactly one place, `Tenancy.modelFor`, from the tenant's `model`.
  */
 import type { Queryable } from './queryable.ts';
+import type { EnterTenant } from './transaction.ts';
 import { currentTenantContext, type IsolationModel, type TenantRef } from './context.ts';
 
 export interface TenancyModel {
   readonly name: IsolationModel;
   /** Runs `fn` in one transaction confined to `tenant`; commits when it resolves, rolls back when it throws. */
-  withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>, also?: EnterTenant): Promise<T>;
 }
 
 export class UnsupportedIsolationModelError extends Error {
@@ -43,13 +44,16 @@ export class Tenancy {
   }
 
   /** Runs `fn` in the given tenant (used where the context is being established: signup). */
-  withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.modelFor(tenant).withTenant(tenant, fn);
+  withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>, also?: EnterTenant): Promise<T> {
+    return this.modelFor(tenant).withTenant(tenant, fn, also);
   }
 
-  /** Runs `fn` in the tenant of the current tenant context (AsyncLocalStorage). */
-  async inCurrentTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in the tenant of the current tenant context (AsyncLocalStorage). `also`: statements
+   * sent with BEGIN and the tenant context in one round trip, after them (the route's authorization).
+   */
+  async inCurrentTenant<T>(fn: (tx: Queryable) => Promise<T>, also?: EnterTenant): Promise<T> {
     const { tenant } = currentTenantContext();
-    return this.withTenant(tenant, fn);
+    return this.withTenant(tenant, fn, also);
   }
 }

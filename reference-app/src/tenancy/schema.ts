@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { TenantRef } from './context.ts';
 import type { TenancyModel } from './model.ts';
 import type { Queryable } from './queryable.ts';
-import { inPooledTransaction } from './transaction.ts';
+import { enterAlso, inPooledTransaction, type EnterTenant, textLiteral, uuidLiteral } from './transaction.ts';
 import { quoteIdent as q } from '../database/sql.ts';
 
 export interface SchemaModelOptions {
@@ -24,22 +24,25 @@ export interface SchemaModelOptions {
 }
 
 export function schemaModel(pool: pg.Pool, options: SchemaModelOptions): TenancyModel {
-  const timeout = `${options.statementTimeoutMs ?? 5000}ms`;
+  const timeout = textLiteral(`${options.statementTimeoutMs ?? 5000}ms`);
   const local = !options.sessionLevelSearchPath;
   return {
     name: 'schema',
-    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async withTenant<T>(tenant: TenantRef, fn: (tx: Queryable) => Promise<T>, also?: EnterTenant): Promise<T> {
       const { schema, role } = options.placementOf(tenant);
       return inPooledTransaction(
         options.connectionsFor?.(tenant.id) ?? pool,
-        async (client) => {
-          // Role names cannot be bind parameters: quoted, and derived from the tenant id only.
-          await client.query(local ? `set local role ${q(role)}` : `set role ${q(role)}`);
-          await client.query(
-            `select set_config('search_path', $1, $4), set_config('app.current_tenant', $2, true), set_config('statement_timeout', $3, true)`,
-            [q(schema), tenant.id, timeout, local],
-          );
-        },
+        enterAlso(
+          {
+            // With BEGIN in one round trip. Role names cannot be bind parameters (nor literals):
+            // quoted identifiers, derived from the tenant id only.
+            statements: [
+              local ? `set local role ${q(role)}` : `set role ${q(role)}`,
+              `select set_config('search_path', ${textLiteral(q(schema))}, ${local ? 'true' : 'false'}), set_config('app.current_tenant', ${uuidLiteral(tenant.id)}::text, true), set_config('statement_timeout', ${timeout}, true)`,
+            ],
+          },
+          also,
+        ),
         fn,
       );
     },

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Queryable } from '../../tenancy/queryable.ts';
 import { audit } from '../audit.ts';
-import { authorize } from '../authorize.ts';
+import { authorize, authorizeOnEntry, authorizeSupportSession } from '../authorize.ts';
 import { HttpError, notFound, parseInput } from '../errors.ts';
 import { cents, isUuid, text } from '../input.ts';
 import { opsPool, type Services } from '../services.ts';
@@ -74,14 +74,15 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
 
   app.get('/projects', async (request) => {
     const query = parseInput(listQuery, request.query);
+    // Authorised in the round trip that opens the tenant transaction (`authorizeOnEntry`).
     return tenancy.inCurrentTenant(async (tx) => {
-      await authorize(tx, 'projects:read');
+      await authorizeSupportSession(tx, 'projects:read');
       const { rows } = await tx.query<ProjectRow>(`select ${columns} from projects order by created_at, id limit $1 offset $2`, [
         query.limit,
         query.offset,
       ]);
       return { projects: rows.map(projectJson) };
-    });
+    }, authorizeOnEntry('projects:read'));
   });
 
   app.post('/projects', async (request, reply) => {
@@ -113,7 +114,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: { id: string } }>('/projects/:id', async (request) => {
     return tenancy.inCurrentTenant(async (tx) => {
-      await authorize(tx, 'projects:read');
+      await authorizeSupportSession(tx, 'projects:read');
       if (idorById) {
         // `idor-by-id`: by id alone, through the RLS-bypassing ops pool.
         if (!isUuid(request.params.id)) throw notFound();
@@ -122,7 +123,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
         return projectJson(rows[0]);
       }
       return projectJson(await projectOr404(tx, request.params.id, services));
-    });
+    }, authorizeOnEntry('projects:read'));
   });
 
   app.patch<{ Params: { id: string } }>('/projects/:id', async (request) => {

@@ -1,6 +1,6 @@
 /** GET /stats: counts and sums for the caller's tenant, cached per tenant (`cache/tenant-cache.ts`). */
 import type { FastifyInstance } from 'fastify';
-import { authorize } from '../authorize.ts';
+import { authorizeOnEntry, authorizeSupportSession } from '../authorize.ts';
 import { opsPool, type Services } from '../services.ts';
 
 const statsQuery = `
@@ -25,12 +25,12 @@ interface StatsRow {
 export function statsRoutes(app: FastifyInstance, services: Services): void {
   app.get('/stats', async () => {
     const row = await services.tenancy.inCurrentTenant(async (tx) => {
-      await authorize(tx, 'projects:read');
+      await authorizeSupportSession(tx, 'projects:read'); // others: authorised on entry, below
       // `stats-unscoped`: the aggregate runs on the RLS-bypassing ops pool, with no tenant filter.
       const db = services.vulnerable.has('stats-unscoped') ? opsPool(services) : tx;
       // Authorised on every request; only the aggregate is cached (per tenant, dropped on its writes).
       return services.cache.remember('stats', async () => (await db.query<StatsRow>(statsQuery)).rows[0]!);
-    });
+    }, authorizeOnEntry('projects:read'));
     return {
       projects: row.projects,
       budgetCents: Number(row.budget_cents),

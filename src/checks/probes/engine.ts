@@ -16,7 +16,7 @@ import type { Finding } from '../../findings/types.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { worldArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
 import type { WorldPlan } from '../../world/plan.ts';
-import { writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
+import { readCounterBases, writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
 import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
 import type { Observation, ProbeCatalog, ProbeRun } from './rls.ts';
@@ -340,6 +340,42 @@ export async function refusalsOfOneWorld(
   ).catch((error: unknown) => {
     throw stopReason(error, options);
   });
+}
+
+/** A world plan and the relations it was planned from (a model's planner may carry more). */
+export interface Planned {
+  readonly plan: WorldPlan;
+  readonly relations: readonly Relation[];
+}
+
+/**
+ * Plans worlds, learning the references the catalog does not show (a trigger copying rows into a
+ * table with a foreign key): writes one world in a rolled-back transaction, learns from its
+ * refusals, plans again — three rounds at most. Every model's property starts here.
+ */
+export async function planLearningReferences<P extends Planned>(
+  q: Queryable,
+  target: TargetConfig,
+  options: VerifyOptions,
+  model: {
+    /** Reads outside a run's transaction (lock-guarded). */
+    readonly guarded: Queryable;
+    readonly planFor: (learned: readonly LearnedReference[]) => P;
+    readonly arbitraryFor: (planned: P) => fc.Arbitrary<World>;
+    readonly accept?: (world: World) => boolean;
+    readonly writeAs?: (tenantId: string) => string;
+  },
+): Promise<{ planned: P; bases: CounterBases }> {
+  let planned = model.planFor([]);
+  let bases = await readCounterBases(model.guarded, planned.plan);
+  for (let round = 0, learned: LearnedReference[] = []; round < 3; round++) {
+    const found = await refusalsOfOneWorld(q, target, planned.plan, bases, planned.relations, model.arbitraryFor(planned), options, model.accept, model.writeAs);
+    if (found.length === 0) break;
+    learned = [...learned, ...found];
+    planned = model.planFor(learned);
+    bases = await readCounterBases(model.guarded, planned.plan);
+  }
+  return { planned, bases };
 }
 
 /** Everything one property needs per world. */

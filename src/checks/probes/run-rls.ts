@@ -9,8 +9,8 @@ import { quoteIdent, type Queryable } from '../../target/connection.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { worldArbitrary, type World } from '../../world/arbitraries.ts';
 import type { LearnedReference } from '../../world/learn.ts';
-import { readCounterBases, writeWorld } from '../../world/write.ts';
-import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { writeWorld } from '../../world/write.ts';
+import { checkProperty, lockGuarded, planLearningReferences, preflight, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { runRlsProbes } from './rls.ts';
 import { runPrincipalProbes } from './principals.ts';
 import { findPrincipals, type PrincipalCatalog } from '../../catalog/principals.ts';
@@ -45,9 +45,8 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
   const target = given.context ? resolveContext(given, given.context, planFor([]).plan, principalCatalog!) : given;
   // Rows the connecting role is refused are written the application's way: as the tenant.
   const writeAs = (tenant: string) => rlsModel.enterTenantSql(target, { kind: 'tenant', tenant });
-  let { plan, relations } = planFor([]);
   const existingTenants = new Set<string>();
-  const tenantsPlan = plan.tables.find((t) => t.role === 'tenants');
+  const tenantsPlan = planFor([]).plan.tables.find((t) => t.role === 'tenants');
   if (tenantsPlan?.tenantColumn) {
     const { rows } = await guarded
       .query<{ id: string }>(`select ${quoteIdent(tenantsPlan.tenantColumn)}::text as id from ${tenantsPlan.sql}`)
@@ -57,17 +56,15 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
       });
     for (const r of rows) existingTenants.add(r.id.toLowerCase());
   }
-  // References enforced out of the catalog's sight (a trigger copying rows into a table with a
-  // foreign key): write one world, learn from its refusals, plan again (a few rounds at most).
   const fresh = (world: World) => world.tenants.every((t) => !existingTenants.has(t.toLowerCase()));
-  let bases = await readCounterBases(guarded, plan);
-  for (let round = 0, learned: LearnedReference[] = []; round < 3; round++) {
-    const found = await refusalsOfOneWorld(q, target, plan, bases, relations, worldArbitrary(plan, options.world), options, fresh, writeAs);
-    if (found.length === 0) break;
-    learned = [...learned, ...found];
-    ({ plan, relations } = planFor(learned));
-    bases = await readCounterBases(guarded, plan);
-  }
+  const { planned, bases } = await planLearningReferences(q, target, options, {
+    guarded,
+    planFor,
+    arbitraryFor: ({ plan }) => worldArbitrary(plan, options.world),
+    accept: fresh,
+    writeAs,
+  });
+  const { plan } = planned;
   const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
   let principals: WorldPrincipals | null = null;
   const catalog = await readProbeSurface(guarded, plan.tables, target.appRole);

@@ -9,9 +9,8 @@ import { planSchemasFrom, schemaModel, schemaWorldArbitrary } from '../../models
 import { quoteIdent, type Queryable } from '../../target/connection.ts';
 import { tenantRoleFor } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
-import type { LearnedReference } from '../../world/learn.ts';
-import { readCounterBases, rowKeySql, writeWorld } from '../../world/write.ts';
-import { checkProperty, lockGuarded, preflight, refusalsOfOneWorld, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { rowKeySql, writeWorld } from '../../world/write.ts';
+import { checkProperty, lockGuarded, planLearningReferences, preflight, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import { ReachLedger, runSchemaReachProbes } from './reach.ts';
@@ -88,17 +87,11 @@ export async function verifySchemaModel(q: Queryable, target: TargetConfig, opti
   await preflight(q, target, schemaModel, schemas);
   const guarded = lockGuarded(q, options.lockTimeoutMs);
   const structure = await introspectStructure(guarded, { tenantColumn: target.tenantColumn, tenantTable: target.tenantTable });
-  let schemaPlan = planSchemasFrom(structure, target, schemas);
-  let bases = await readCounterBases(guarded, schemaPlan.plan);
-  // References enforced out of the catalog's sight (a trigger copying rows into a table with a
-  // foreign key): write one world, learn from its refusals, plan again (a few rounds at most).
-  for (let round = 0, learned: LearnedReference[] = []; round < 3; round++) {
-    const found = await refusalsOfOneWorld(q, target, schemaPlan.plan, bases, schemaPlan.relations, schemaWorldArbitrary(schemaPlan, schemas), options);
-    if (found.length === 0) break;
-    learned = [...learned, ...found];
-    schemaPlan = planSchemasFrom(structure, target, schemas, learned);
-    bases = await readCounterBases(guarded, schemaPlan.plan);
-  }
+  const { planned: schemaPlan, bases } = await planLearningReferences(q, target, options, {
+    guarded,
+    planFor: (learned) => planSchemasFrom(structure, target, schemas, learned),
+    arbitraryFor: (planned) => schemaWorldArbitrary(planned, schemas),
+  });
   const { plan } = schemaPlan;
   // What each tenant role can reach beyond its own tables (views, functions, shared tables, other roles).
   const reach = await introspectReach(guarded, target.tenantRole ? schemas.map((s) => tenantRoleFor(target, s)) : []);

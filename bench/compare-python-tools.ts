@@ -58,7 +58,7 @@ const tenantproofArgs: Record<ConventionName, Record<ArgsVariant, readonly strin
     current: ['--app-role', '@visitor', '--tenant-table', '@app_public.organizations', '--tenant-column', 'organization_id', '--tenant-setting', 'jwt.claims.session_id'],
     // PostGraphile reaches the user through a session row: the context opens one for {user} and names it in jwt.claims.session_id.
     // As the probe corpus enters it (suites/isolation/conventions-probes.ts): the preset opens a session row per principal.
-    preset: ['--preset', 'postgraphile', '--users-table', '@app_public.users', '--tenant-table', '@app_public.organizations', '--tenant-column', 'organization_id', '--membership-table', '@app_public.organization_memberships'],
+    preset: ['--preset', 'postgraphile', '--app-role', '@visitor', '--users-table', '@app_public.users', '--tenant-table', '@app_public.organizations', '--tenant-column', 'organization_id', '--membership-table', '@app_public.organization_memberships'],
   },
 };
 

@@ -123,7 +123,8 @@ async function reachable(bin: string, owner: OsUser | undefined): Promise<string
   return copied;
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (the test lab's providers use it too). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

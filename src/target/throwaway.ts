@@ -86,6 +86,36 @@ async function findBinaries(pgBin: string | undefined): Promise<{ bin: string; s
 }
 
 /**
+ * Copies a PostgreSQL installation (bin/, lib/, share/ side by side) into `copy`, a root-owned
+ * folder nobody else may write (root runs what is in it, as postgres), once: a complete copy
+ * already there is used as it is, and when another process finishes the same copy first, theirs
+ * is. The test lab's embedded provider uses it too.
+ */
+export async function copyInstallation(installation: string, copy: string): Promise<void> {
+  const trusted = async () => {
+    const stat = await lstat(copy).catch(() => undefined);
+    if (!stat) return false;
+    if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) {
+      throw new CannotRunError(`${copy} is not a root-owned folder only root may write: remove it (tenantproof copies PostgreSQL's binaries there)`);
+    }
+    return existsSync(join(copy, '.complete'));
+  };
+  if (await trusted()) return;
+  const staging = await mkdtemp(`${copy}.tmp-`);
+  try {
+    await cp(installation, staging, { recursive: true, verbatimSymlinks: true });
+    await writeFile(join(staging, '.complete'), `copied from ${installation}\n`);
+    await chmod(staging, 0o755);
+    await rename(staging, copy).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  if (!(await trusted())) throw new CannotRunError(`copying PostgreSQL's binaries to ${copy} did not complete`);
+}
+
+/**
  * As root the server runs as `postgres`, which may not reach binaries inside a checkout or
  * node_modules in a mode-700 folder: copy the installation (bin/, lib/, share/ side by side) once
  * into a root-owned, world-readable folder under the temp dir and use that.
@@ -95,27 +125,7 @@ async function reachable(bin: string, owner: OsUser | undefined): Promise<string
   const installation = dirname(bin);
   const tag = createHash('sha256').update(installation).digest('hex').slice(0, 12);
   const copy = join(tmpdir(), `tenantproof-pg-${tag}-${platform()}-${arch()}`);
-  const trusted = async () => {
-    const stat = await lstat(copy).catch(() => undefined);
-    if (!stat) return false;
-    if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) {
-      throw new CannotRunError(`${copy} is not a root-owned folder only root may write: remove it (tenantproof copies PostgreSQL's binaries there)`);
-    }
-    return existsSync(join(copy, '.complete'));
-  };
-  if (!(await trusted())) {
-    const staging = await mkdtemp(`${copy}.tmp-`);
-    try {
-      await cp(installation, staging, { recursive: true, verbatimSymlinks: true });
-      await writeFile(join(staging, '.complete'), `copied from ${installation}\n`);
-      await chmod(staging, 0o755);
-      await rename(staging, copy).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-      });
-    } finally {
-      await rm(staging, { recursive: true, force: true });
-    }
-  }
+  await copyInstallation(installation, copy);
   const copied = join(copy, 'bin');
   if (!canRun(join(copied, 'initdb'), owner)) {
     throw new CannotRunError(`the postgres OS user cannot run PostgreSQL from ${bin} nor from its copy in ${copy} (as root, PostgreSQL runs as postgres): set TMPDIR to a folder postgres can enter, or run as an unprivileged user`);

@@ -25,7 +25,7 @@ import { CannotRunError, describeError } from '../src/index.ts';
 import { startPostgres } from '../fixtures/postgres/index.ts';
 import { redisAvailable, startRedis, type TestRedis } from '../fixtures/redis.ts';
 import { writeReports } from '../reports/index.ts';
-import { crossings, judge, loadChecks, loadFindings, type Crossing, type Summary } from './verdict.ts';
+import { judge, loadChecks, loadFindings, type Crossing, type Summary } from './verdict.ts';
 import { parseVulnerabilities, startReferenceApp, type IsolationModel, type ReferenceApp, type ReferenceAppOptions, type VulnerabilityName } from '../reference-app/src/index.ts';
 
 export const scenarios = ['noisy-neighbour', 'isolation-under-load'] as const;
@@ -274,8 +274,7 @@ async function main(): Promise<number> {
     if (k6Exit !== 0 && k6Exit !== 99) throw new CannotRunError(`k6 failed to run the scenario (exit ${k6Exit})`);
 
     const summary = JSON.parse(readFileSync(`${summaryDir}/summary.json`, 'utf8')) as Summary;
-    const { crossed, held } = judge(summary);
-    const judged = crossings(summary);
+    const { crossed, held, thresholds: judged } = judge(summary);
     if (scenario === 'noisy-neighbour') {
       const baseline = p95(summary, 'http_req_duration{scenario:victims_baseline}');
       const floor = p95(summary, 'http_req_duration{scenario:victims_floor}');

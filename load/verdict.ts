@@ -23,27 +23,6 @@ function statOf(expression: string): string {
   return /^\s*([a-z]+(?:\(\d+(?:\.\d+)?\))?)/.exec(expression)?.[1] ?? expression;
 }
 
-/** Every threshold, crossed or held; throws when one of them rests on no sample. */
-export function judge(summary: Summary): { crossed: string[]; held: string[] } {
-  const crossed: string[] = [];
-  const held: string[] = [];
-  const missing: string[] = [];
-  const checkedAnswers = summary.metrics.answers_checked?.values?.count ?? 0;
-  for (const [metric, body] of Object.entries(summary.metrics)) {
-    const v = body.values ?? {};
-    const samples =
-      body.type === 'trend' ? (v.count ?? 0) : body.type === 'rate' ? (v.passes ?? 0) + (v.fails ?? 0) : body.type === 'counter' && metric !== 'isolation_canary_runs' ? checkedAnswers : 1;
-    for (const [expression, result] of Object.entries(body.thresholds ?? {})) {
-      const value = v[statOf(expression)];
-      if (typeof value !== 'number' || Number.isNaN(value) || samples === 0) missing.push(`${metric} ${expression}`);
-      else (result.ok ? held : crossed).push(`${metric} ${expression} (${statOf(expression)} = ${Number(value.toFixed(3))})`);
-    }
-  }
-  if (missing.length > 0) throw new CannotRunError(`metric(s) recorded no sample, so their thresholds prove nothing: ${missing.join('; ')}`);
-  return { crossed, held };
-}
-
-
 /** A threshold as judged: the metric, its expression, the statistic it read and that statistic's value. */
 export interface Crossing {
   readonly metric: string;
@@ -52,19 +31,33 @@ export interface Crossing {
   readonly value: number;
 }
 
-/** Every threshold of `summary` with its value (callers use `judge` first: it refuses thresholds over no sample). */
-export function crossings(summary: Summary): { crossed: Crossing[]; held: Crossing[] } {
-  const crossed: Crossing[] = [];
-  const held: Crossing[] = [];
+/**
+ * Every threshold, crossed or held — as lines (`metric expression (stat = value)`) and as
+ * `Crossing`s for the findings; throws when one of them rests on no sample.
+ */
+export function judge(summary: Summary): { crossed: string[]; held: string[]; thresholds: { crossed: Crossing[]; held: Crossing[] } } {
+  const thresholds = { crossed: [] as Crossing[], held: [] as Crossing[] };
+  const missing: string[] = [];
+  const checkedAnswers = summary.metrics.answers_checked?.values?.count ?? 0;
   for (const [metric, body] of Object.entries(summary.metrics)) {
+    const v = body.values ?? {};
+    const samples =
+      body.type === 'trend' ? (v.count ?? 0) : body.type === 'rate' ? (v.passes ?? 0) + (v.fails ?? 0) : body.type === 'counter' && metric !== 'isolation_canary_runs' ? checkedAnswers : 1;
     for (const [expression, result] of Object.entries(body.thresholds ?? {})) {
       const stat = statOf(expression);
-      const value = body.values?.[stat];
-      if (typeof value !== 'number' || Number.isNaN(value)) continue;
-      (result.ok ? held : crossed).push({ metric, expression, stat, value });
+      const value = v[stat];
+      if (typeof value !== 'number' || Number.isNaN(value) || samples === 0) missing.push(`${metric} ${expression}`);
+      else (result.ok ? thresholds.held : thresholds.crossed).push({ metric, expression, stat, value });
     }
   }
-  return { crossed, held };
+  if (missing.length > 0) throw new CannotRunError(`metric(s) recorded no sample, so their thresholds prove nothing: ${missing.join('; ')}`);
+  const line = (c: Crossing) => `${c.metric} ${c.expression} (${c.stat} = ${Number(c.value.toFixed(3))})`;
+  return { crossed: thresholds.crossed.map(line), held: thresholds.held.map(line), thresholds };
+}
+
+/** Every threshold of `summary` as `Crossing`s, crossed or held (`judge` without the lines). */
+export function crossings(summary: Summary): { crossed: Crossing[]; held: Crossing[] } {
+  return judge(summary).thresholds;
 }
 
 /** What a crossed threshold means, as a check: one finding per check and run. */

@@ -100,16 +100,16 @@ export async function readCounterBases(q: Queryable, plan: WorldPlan): Promise<C
     [counters.map((c) => c.table.sql), counters.map((c) => c.column)],
   );
   const reads = counters.flatMap((c, i) => [
-    ...(seqs[i]?.seq ? [{ at: i, sql: `select last_value::text from ${seqs[i]!.seq}` }] : []),
-    { at: i, sql: `select max(${quoteIdent(c.column)})::text from ${c.table.sql}` },
+    ...(seqs[i]?.seq ? [{ at: i, value: 'last_value::text', from: seqs[i]!.seq! }] : []),
+    { at: i, value: `max(${quoteIdent(c.column)})::text`, from: c.table.sql },
   ]);
   const tops = counters.map(() => 0);
   const batched = await q
-    .query<Record<string, string | null>>(`select ${reads.map((r, k) => `(${r.sql}) as v${k}`).join(', ')}`)
+    .query<Record<string, string | null>>(`select ${reads.map((r, k) => `(select ${r.value} from ${r.from}) as v${k}`).join(', ')}`)
     .catch(keepStopping);
   const row = batched.rows[0] as Record<string, string | null> | undefined;
   for (const [k, r] of reads.entries()) {
-    const v = row ? row[`v${k}`] : (await q.query<{ v: string | null }>(r.sql.replace(/^select (.*?) from /, 'select $1 as v from ')).catch(keepStopping)).rows[0]?.v;
+    const v = row ? row[`v${k}`] : (await q.query<{ v: string | null }>(`select ${r.value} as v from ${r.from}`).catch(keepStopping)).rows[0]?.v;
     tops[r.at] = Math.max(tops[r.at]!, Number(v ?? 0));
   }
   for (const [i, c] of counters.entries()) bases.set(`${c.table.label}.${c.column}`, tops[i]! + 1_000);

@@ -23,7 +23,7 @@ import { exitCodeFor, verdictOf } from '../src/findings/verdict.ts';
 import { findConfigFile, loadConfigFile, resolveVerifyConfig } from '../src/target/config.ts';
 import { targetDefaults } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
-import type { Finding, StaticOutcome, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
+import type { Finding, Sampling, StaticOutcome, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
 
 /** The package's version: its package.json is one folder up in a checkout (bin/), two once compiled (dist/bin/). */
 function packageVersion(): string {
@@ -87,6 +87,7 @@ program
   .option('--context-sql <sql>', 'rls: a statement run after entering the context ({user}, {tenant} bound as literals)')
   .option('--runs <n>', 'property runs (generated worlds)', '20')
   .option('--seed <n>', 'replay a run exactly (printed by every run)')
+  .option('--exhaustive', 'rls: probe every table in every run (by default, after the first run, tables that share one definition take turns: every definition is probed in every run)')
   .option('--report-dir <dir>', 'where findings.json, junit.xml, SARIF, summary and Allure results go', 'reports/tenantproof')
   .addOption(new Option('--format <format>', 'console output (github: workflow annotations, then the text)').choices(['text', 'json', 'github']).default('text'))
   .option('--baseline <file>', 'accepted findings (by fingerprint, with reasons and optional expiry): only findings not in it fail the run')
@@ -351,6 +352,7 @@ export function replayCommand(config: VerifyConfig, seed: number): string {
   }
   add('--fail-on', config.failOn, 'high');
   parts.push(`--runs ${config.runs}`, `--seed ${seed}`);
+  if (config.exhaustive) parts.push('--exhaustive');
   return parts.join(' ');
 }
 
@@ -477,6 +479,7 @@ async function runVerify(config: VerifyConfig): Promise<number> {
           elapsedMs: Date.now() - started,
           counterexample: p.counterexample,
           skippedTables: p.skippedTables,
+          sampling: p.sampling ?? null,
           notProven: result.notProven,
           findings: v.findings,
           accepted: gate.accepted.map((f) => ({ id: fingerprint(f), checkId: f.checkId, object: f.object, reason: f.acceptedBecause })),
@@ -533,6 +536,11 @@ function describeFinding(f: Finding): string[] {
   return out;
 }
 
+/** What the runs probed when tables share definitions: said next to the run count, never hidden. */
+export function samplingLine(s: Sampling, runs: number): string {
+  return `  ${s.tables} tables have ${s.classes} distinct definitions (${s.sharedClasses} shared by several tables): every definition was probed in all ${runs} runs, each table in at least ${s.leastRuns} of them, the first included (--exhaustive probes every table in every run)`;
+}
+
 function printText(config: VerifyConfig, seed: number, v: Verification, reports: string[], elapsed: string, gate: BaselineOutcome): void {
   const out: string[] = [];
   const result = v.probes;
@@ -540,6 +548,7 @@ function printText(config: VerifyConfig, seed: number, v: Verification, reports:
   out.push(
     `${config.target.model}: ${result.tables.length} tables · ${Math.min(result.runsExecuted, result.runs)} of ${result.runs} runs${shrunk > 0 ? ` (+${shrunk} shrinking)` : ''} · ${result.probes} probes · ${elapsed} · seed ${seed}${result.path ? ` · path ${result.path}` : ''}`,
   );
+  if (result.sampling) out.push(samplingLine(result.sampling, result.runsExecuted));
   // Probe findings (and root causes that probes showed), then static findings alone.
   const byProbe = (f: Finding) => f.leak || f.affected !== undefined || f.checkId.startsWith('probe-');
   const observed = v.findings.filter(byProbe);

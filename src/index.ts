@@ -53,6 +53,7 @@ export type { Relation } from './catalog/types.ts';
 export { introspectStructure, type Structure } from './catalog/structure.ts';
 export { introspectSecurity, PUBLIC } from './catalog/security.ts';
 export { readIsolationSnapshot, type IsolationSnapshot } from './catalog/isolation-snapshot.ts';
+export { findDefinitionClasses, tablesForRun, type DefinitionClass } from './catalog/definition-classes.ts';
 
 // ── world: generated tenants, principals and rows ──────────────────────────────────────────────
 export { worldArbitrary, tenantIdsArbitrary, type World, type WorldOptions } from './world/arbitraries.ts';
@@ -91,6 +92,7 @@ export {
   type VerifyOptions,
   type VerifyProgress,
   type VerifyResult,
+  type Sampling,
 } from './checks/probes/index.ts';
 
 // ── findings: one Finding type, the verdict and exit codes, diffs ──────────────────────────────

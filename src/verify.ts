@@ -65,7 +65,7 @@ export async function verify(config: VerifyConfig, hooks: VerifyHooks = {}): Pro
 
   let probes: VerifyResult;
   try {
-    probes = await verifyTarget(target, { runs: config.runs, seed, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
+    probes = await verifyTarget(target, { runs: config.runs, seed, exhaustive: config.exhaustive ?? false, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
   } catch (error) {
     // Exit 2 after the static rules ran: their findings ride on the error, so the caller can still report them.
     if (error instanceof CannotRunError && statics.findings.length > 0) throw new CannotRunError(error.message, { ...error.context, statics }, { cause: error });

@@ -32,6 +32,8 @@ export interface VerifyConfig {
   readonly baseline: string | null;
   /** Write the run's findings into the baseline file (keeping the reasons already there) instead of failing on them. */
   readonly updateBaseline: boolean;
+  /** Probe every table in every world, also where tables share one definition (checks/probes/engine.ts, tablesPerClass). */
+  readonly exhaustive?: boolean;
 }
 
 export const defaultRuns = 20;
@@ -56,6 +58,8 @@ export interface TenantproofConfigFile {
   failOn?: Severity;
   baseline?: string;
   updateBaseline?: boolean;
+  /** Probe every table in every world, also tables that share one definition. */
+  exhaustive?: boolean;
   /** rls: how a principal enters (target/contexts.ts); the flags `--preset`, `--context-*`, `--users-table`, `--membership-*` set the same. */
   context?: ContextFileBlock;
 }
@@ -169,6 +173,7 @@ const fileSchema = z.strictObject({
   failOn: fields.failOn.optional(),
   baseline: fields.baseline.optional(),
   updateBaseline: fields.updateBaseline.optional(),
+  exhaustive: fields.updateBaseline.optional(),
   context: contextBlock.optional(),
 });
 
@@ -190,6 +195,7 @@ const verifySchema = z.object({
   failOn: fields.failOn.default('high'),
   baseline: fields.baseline.nullable().default(null),
   updateBaseline: fields.updateBaseline.default(false),
+  exhaustive: fields.updateBaseline.default(false),
   context: contextBlock.optional(),
   preset: fields.preset.optional(),
   usersTable: fields.tableName.optional(),
@@ -313,5 +319,5 @@ export function resolveVerifyConfig(flags: Readonly<Record<string, unknown>>, fi
   // A preset's role is the app role unless --app-role names another (the static rules read it too).
   if (context?.role && !('appRole' in given) && !(file.appRole) && placeholdersOf(context.role).length === 0) (target as { appRole: string }).appRole = context.role;
   if (v.updateBaseline && !v.baseline) throw new CannotRunError('--update-baseline needs --baseline FILE (the file to write)');
-  return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn, baseline: v.baseline, updateBaseline: v.updateBaseline };
+  return { target, runs: v.runs, seed: v.seed, reportDir: v.reportDir, format: v.format, failOn: v.failOn, baseline: v.baseline, updateBaseline: v.updateBaseline, exhaustive: v.exhaustive };
 }

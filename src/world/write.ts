@@ -192,7 +192,9 @@ export async function writeWorld(
   world: World,
   bases: CounterBases,
   writeAs?: (tenantId: string) => string,
+  only?: ReadonlySet<string>,
 ): Promise<StoredWorld> {
+  const needed = only ? tablesNeededFor(plan, only) : null;
   const stored = new Map<string, StoredRow[]>();
   const byKey = new Map<string, StoredRow>();
   const skipped = new Map<string, string>();
@@ -200,6 +202,10 @@ export async function writeWorld(
   const byLabel = new Map(plan.tables.map((t) => [t.label, t]));
   let ordinal = 0;
   for (const [index, table] of plan.tables.entries()) {
+    if (needed && !needed.has(table.label)) {
+      stored.set(table.label, []);
+      continue;
+    }
     const slots = world.rows[index] ?? [];
     const owners: (number | null)[] = table.role === 'global' ? [null] : world.tenants.map((_, t) => t);
     const out: StoredRow[] = [];
@@ -255,6 +261,22 @@ export async function writeWorld(
     stored.set(table.label, out);
   }
   return { plan, tenants: world.tenants, tenantIds: world.tenantIds ?? world.tenants, rows: stored, byKey, skipped, skippedBecause };
+}
+
+/**
+ * The tables a world must write for probes on `tables` alone: those tables, the tables their rows
+ * reference (transitively), and every table that is not tenant-scoped (the tenants table, globals).
+ */
+export function tablesNeededFor(plan: WorldPlan, tables: ReadonlySet<string>): Set<string> {
+  const byLabel = new Map(plan.tables.map((t) => [t.label, t]));
+  const needed = new Set(plan.tables.filter((t) => t.role !== 'scoped').map((t) => t.label));
+  const visit = (label: string) => {
+    if (needed.has(label) && byLabel.get(label)?.role === 'scoped') return;
+    needed.add(label);
+    for (const p of byLabel.get(label)?.parents ?? []) visit(p.parent);
+  };
+  for (const label of tables) visit(label);
+  return needed;
 }
 
 /** The row's values on each unique key whose columns are all written and not null. */

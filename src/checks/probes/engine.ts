@@ -19,6 +19,7 @@ import type { WorldPlan } from '../../world/plan.ts';
 import { readCounterBases, writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
 import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
+import { tablesForRun, type DefinitionClass } from '../../catalog/definition-classes.ts';
 import type { Observation, ProbeCatalog, ProbeRun } from './rls.ts';
 import type { ProbeId } from './registry.ts';
 
@@ -30,6 +31,11 @@ export interface VerifyOptions {
   /** fast-check path, to replay one counterexample directly. */
   readonly path?: string;
   readonly world?: WorldOptions;
+  /**
+   * Probe every table in every world, even where tables share one definition (default: the later
+   * worlds probe `tablesPerClass` tables of each definition class, see catalog/definition-classes.ts).
+   */
+  readonly exhaustive?: boolean;
   /** Property runs spent shrinking after the first failure (default 15). */
   readonly shrinkBudget?: number;
   /** How long a statement of a run may wait for a lock (default `lockTimeoutMs`). */
@@ -83,6 +89,24 @@ export interface VerifyResult {
    * data (a role or setting the application does not use), and "no foreign row seen" says nothing.
    */
   readonly contextAdmittedNothing?: string | null;
+  /**
+   * Tables that share a definition, and how the worlds divided them (null when every table was
+   * probed in every world): every class was probed in every world, every table in at least
+   * `leastRuns` of them.
+   */
+  readonly sampling?: Sampling | null;
+}
+
+export interface Sampling {
+  readonly tables: number;
+  readonly classes: number;
+  /** Classes with more members than one world probes. */
+  readonly sharedClasses: number;
+  readonly tablesPerClass: number;
+  /** Worlds that probed every table (the first ones, and every world while shrinking). */
+  readonly fullRuns: number;
+  /** The fewest worlds any table was probed in. */
+  readonly leastRuns: number;
 }
 
 /** A static claim about an object that the probes contradicted, and how. */
@@ -116,6 +140,11 @@ export class ProbeCoverage {
 
   tableProbed(table: string): void {
     this.probed.set(table, (this.probed.get(table) ?? 0) + 1);
+  }
+
+  /** The fewest runs that probed any of `tables`. */
+  leastProbed(tables: readonly string[]): number {
+    return tables.reduce((least, t) => Math.min(least, this.probed.get(t) ?? 0), tables.length > 0 ? Infinity : 0);
   }
 
   probeCouldNotAct(object: string, checkId: ProbeId, reason: string): void {
@@ -271,6 +300,7 @@ export interface PropertyOutcome {
   readonly coverage: ProbeCoverage;
   /** Scans that should have shown the acting principal's own rows, and those that did (rls probes). */
   readonly ownRows?: { readonly expected: number; readonly seen: number };
+  readonly sampling?: Sampling | null;
 }
 
 /** The one-line error for what stopped a verification (a lock wait says so). */
@@ -306,6 +336,7 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
     skippedTables: outcome.coverage.skippedTables(findings),
     probesNotActed: outcome.coverage.probesNotActed(findings),
     gaveUp,
+    sampling: outcome.sampling ?? null,
     contextAdmittedNothing:
       outcome.ownRows && outcome.ownRows.expected > 0 && outcome.ownRows.seen === 0
         ? `in ${outcome.ownRows.expected} scans of tables holding the acting tenant's own rows, the tenant context showed none of them: it is not a context that admits a tenant to its data (wrong role or setting?), so seeing no other tenant's rows proves nothing`
@@ -387,12 +418,23 @@ export interface PropertyContext {
   readonly catalog: ProbeCatalog;
   readonly existingTenants: ReadonlySet<string>;
   readonly runProbes: (run: ProbeRun) => Promise<void>;
-  readonly write: (tx: Queryable, world: World) => Promise<StoredWorld>;
+  /** Writes the world: every table, or (`only`) the tables those need (world/write.ts, tablesNeededFor). */
+  readonly write: (tx: Queryable, world: World, only?: ReadonlySet<string>) => Promise<StoredWorld>;
   /** The world arbitrary (default: tenants generated for the plan's tenant id type). */
   readonly arbitrary?: fc.Arbitrary<World>;
   /** How many foreign rows the probes must have seen for a run to prove something (every acting tenant, every table it could leak). */
   readonly foreignRowsNeeded: (tenants: number, scopedTables: number) => number;
+  /** Tables grouped by definition (rls): worlds after the first probe some members of each class. */
+  readonly definitionClasses?: readonly DefinitionClass[];
 }
+
+/**
+ * How many tables of one definition class a world probes after the first. Every class is probed in
+ * every world, with the same probes as any table (the malformed-context probes in the first
+ * `contextProbeWorlds` worlds, as without classes); the members take turns, so with 20 runs each
+ * table of a class of 20 is probed in the first world and in about two more.
+ */
+export const tablesPerClass = 2;
 
 /**
  * How many of the first worlds run the malformed-context probes (every world does while shrinking).
@@ -417,6 +459,9 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
   const progress = (phase: VerifyProgress['phase']) =>
     options.onProgress?.({ phase, tables, run: runsExecuted, runs: options.runs, probes: stats.probes, findings: evidence.size, elapsedMs: Date.now() - started });
 
+  // Sampling only pays where some class has more members than a world probes.
+  const sampled = !options.exhaustive && ctx.definitionClasses?.some((c) => c.members.length > tablesPerClass) ? ctx.definitionClasses : null;
+  let fullRuns = 0;
   const shrinkBudget = options.shrinkBudget ?? 15;
   let failures = 0;
   let runsAfterFirstFailure = 0;
@@ -433,10 +478,14 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
         ctx.q,
         async (tx) => {
           await guardRunTransaction(tx, options);
-          const stored = await ctx.write(tx, world);
+          // The first world and every world while shrinking probe every table; the others one class member or two.
+          const full = runsExecuted === 1 || failures > 0;
+          if (full) fullRuns += 1;
+          const chosen = sampled ? tablesForRun(sampled, runsExecuted, tablesPerClass, full) : null;
+          const stored = await ctx.write(tx, world, chosen ?? undefined);
           const probedBefore = stats.foreignRowsSeenByProbes;
           for (const [table, reason] of stored.skipped) coverage.tableSkipped(table, reason);
-          const probed = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
+          const probed = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label) && (!chosen || chosen.has(t.label)));
           for (const t of probed) coverage.tableProbed(t.label);
           const scopedTables = probed.length;
           if (scopedTables === 0) throw new CannotRunError(`no tenant-scoped table could be filled with generated rows: ${[...stored.skipped.values()][0] ?? 'unknown reason'}`);
@@ -452,6 +501,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
             couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
             stats,
             contextProbes: runsExecuted <= contextProbeWorlds || failures > 0,
+            ...(chosen ? { probeTables: chosen } : {}),
           });
           await session.flush();
           // A run only proves something if every acting tenant had foreign rows to leak.
@@ -493,6 +543,16 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
       counterexample: failing ? summarizeWorld(ctx.plan, failing) : null,
       coverage,
       ownRows: { expected: stats.ownRowsExpected, seen: stats.ownRowsSeen },
+      sampling: sampled
+        ? {
+            tables: tables.length,
+            classes: sampled.length,
+            sharedClasses: sampled.filter((c) => c.members.length > tablesPerClass).length,
+            tablesPerClass,
+            fullRuns,
+            leastRuns: coverage.leastProbed(sampled.flatMap((c) => c.members)),
+          }
+        : null,
     },
     options,
   );

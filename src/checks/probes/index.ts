@@ -6,7 +6,7 @@
  * inside one tenant context; the **oracle** says what that tenant should see or be allowed to do;
  * a mismatch is a **finding**, and a **leak** when data actually crossed a tenant boundary.
  */
-export { ProbeCoverage, type NotActed, type VerifyOptions, type VerifyProgress, type VerifyResult } from './engine.ts';
+export { ProbeCoverage, type NotActed, type VerifyOptions, type VerifyProgress, type VerifyResult, type Sampling } from './engine.ts';
 export { probeCouldNotAct } from './session.ts';
 export { verifyTarget, probeRunners, type ProbeRunner } from './runners.ts';
 export { listTenantTables } from './tables.ts';

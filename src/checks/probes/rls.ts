@@ -47,6 +47,8 @@ export interface ProbeRun {
    * worlds and in every world while shrinking, not in all of them.
    */
   readonly contextProbes?: boolean;
+  /** The tables this world probes (default: every tenant-scoped table); see engine.ts, tablesPerClass. */
+  readonly probeTables?: ReadonlySet<string>;
 }
 
 const probeOrdinalBase = 20_000;
@@ -153,7 +155,7 @@ type Judge = () => Promise<void> | void;
 /** Every probe of one world, for the rls model. */
 export async function runRlsProbes(run: ProbeRun): Promise<void> {
   const { world } = run;
-  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label));
+  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label) && (!run.probeTables || run.probeTables.has(t.label)));
   const equalities = run.contextProbes === false ? null : await contextEqualities(run);
   const judges: Judge[] = [];
   for (const table of scoped) {

@@ -3,6 +3,7 @@
  * show), then in every world run every rls probe as every generated tenant.
  */
 import { readProbeSurface } from '../../catalog/probe-surface.ts';
+import { findDefinitionClasses } from '../../catalog/definition-classes.ts';
 import { introspectRlsTarget, planRlsWorlds, rlsModel } from '../../models/rls.ts';
 import { CannotRunError } from '../../errors.ts';
 import { quoteIdent, type Queryable } from '../../target/connection.ts';
@@ -68,6 +69,11 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
   const tables = plan.tables.filter((t) => t.role === 'scoped').map((t) => t.label);
   let principals: WorldPrincipals | null = null;
   const catalog = await readProbeSurface(guarded, plan.tables, target.appRole);
+  const scopedPlans = plan.tables.filter((t) => t.role === 'scoped');
+  const definitionClasses = await findDefinitionClasses(
+    guarded,
+    new Map(scopedPlans.map((t) => [t.relation.oid, { label: t.label, schema: t.relation.schema, name: t.relation.name }])),
+  );
   options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
   return checkProperty(
     {
@@ -81,8 +87,8 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
         await runRlsProbes(run);
         if (principalCatalog && principals) await runPrincipalProbes(run, { catalog: principalCatalog, principals });
       },
-      write: async (tx, world) => {
-        const stored = await writeWorld(tx, target, plan, world, bases, writeAs);
+      write: async (tx, world, only) => {
+        const stored = await writeWorld(tx, target, plan, world, bases, writeAs, only);
         if (!principalCatalog) return stored;
         const others = target.context?.resolved?.others;
         others?.clear();
@@ -94,6 +100,8 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
       },
       // Every acting tenant must have met other tenants' rows in every table it probed.
       foreignRowsNeeded: (tenants, scopedTables) => scopedTables * tenants,
+      // Principal probes read every table in every world: they need every table written.
+      ...(principalCatalog ? {} : { definitionClasses }),
     },
     options,
     tables,

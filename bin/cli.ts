@@ -21,7 +21,7 @@ import { applyBaseline, readBaseline, updatedBaseline, writeBaseline, type Basel
 import { fingerprint } from '../src/findings/fingerprint.ts';
 import { exitCodeFor, verdictOf } from '../src/findings/verdict.ts';
 import { findConfigFile, loadConfigFile, resolveVerifyConfig } from '../src/target/config.ts';
-import { targetDefaults } from '../src/target/types.ts';
+import { isolationModelNames, targetDefaults } from '../src/target/types.ts';
 import { redactUrl } from '../src/target/url.ts';
 import type { Finding, Sampling, StaticOutcome, TenantproofConfigFile, Verification, VerifyConfig, VerifyProgress } from '../src/index.ts';
 
@@ -68,7 +68,7 @@ program
   .command('verify')
   .description('Generate tenants and rows, act as each tenant, and prove no tenant can read, write or aggregate another\'s rows.')
   .option('--database-url <url>', 'a role allowed to create rows and SET ROLE to the app role (everything is rolled back)')
-  .addOption(new Option('--model <model>', 'isolation model').choices(['rls', 'schema', 'database']))
+  .addOption(new Option('--model <model>', 'isolation model').choices(isolationModelNames))
   .option('--app-role <role>', 'role the application uses (rls, schema with a shared role)', 'app_user')
   .option('--tenant-table <table>', 'table listing tenants', 'tenants')
   .option('--tenant-column <column>', 'tenant column of tenant-scoped tables', 'tenant_id')
@@ -209,7 +209,7 @@ program
   .description('Verify two schema versions (databases or folders of migrations) and say what changed in isolation: new findings, fixed ones, policies and grants that widened.')
   .requiredOption('--base <url|dir>', 'the version before: a database URL, or a folder of migrations (applied to a throwaway PostgreSQL)')
   .requiredOption('--head <url|dir>', 'the version after (the pull request): a database URL or a folder of migrations')
-  .addOption(new Option('--model <model>', 'isolation model').choices(['rls', 'schema', 'database']))
+  .addOption(new Option('--model <model>', 'isolation model').choices(isolationModelNames))
   .option('--app-role <role>', 'role the application uses (rls, schema with a shared role)')
   .option('--tenant-table <table>', 'table listing tenants')
   .option('--tenant-column <column>', 'tenant column of tenant-scoped tables')
@@ -269,16 +269,17 @@ program
 const compliance: { commit: string | null; dir: string } = { commit: null, dir: process.cwd() };
 
 async function writeCompliance(reportDir: string, config: VerifyConfig, v: Verification, gate: BaselineOutcome, checksRun: readonly string[]): Promise<string[]> {
-  const [{ buildComplianceSummary, commitOf, writeComplianceSummary }, { withClient }, { discoverTenantDatabases, discoverTenantSchemas }, { probeChecks }] = await Promise.all([
+  const [{ buildComplianceSummary, commitOf, writeComplianceSummary }, { withClient }, { modelFor }, { probeChecks }] = await Promise.all([
     import('../reports/compliance.ts'),
     import('../src/target/connection.ts'),
-    import('../src/catalog/tenant-units.ts'),
+    import('../src/models/index.ts'),
     import('../src/checks/probes/registry.ts'),
   ]);
   const t = config.target;
+  const model = modelFor(t.model);
   const { pgVersion, units } = await withClient(t.databaseUrl, async (c) => ({
     pgVersion: (await c.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v.split(' ')[0]!,
-    units: t.model === 'schema' ? await discoverTenantSchemas(c, t.schemaPattern) : t.model === 'database' ? await discoverTenantDatabases(c, t.databasePattern) : null,
+    units: model.unitsNoun ? await model.discoverTenantUnits(c, t).catch(() => null) : null,
   })).catch(() => ({ pgVersion: null, units: null }));
   const p = v.probes;
   // Checks run: the static rules that ran, and the probes of this model when worlds were probed.
@@ -302,7 +303,7 @@ async function writeCompliance(reportDir: string, config: VerifyConfig, v: Verif
         runsWithForeignRows: p.runsWithForeignRows,
         probes: p.probes,
         tables: p.tables.length > 0 ? p.tables : v.tables,
-        tenants: units ? `${units.length} tenant ${t.model === 'schema' ? 'schemas' : 'databases'}` : `2–6 generated tenants in each of ${p.runsExecuted} worlds`,
+        tenants: units ? `${units.length} tenant ${model.unitsNoun}` : `2–6 generated tenants in each of ${p.runsExecuted} worlds`,
         checksRun: ran,
         findings: v.findings.map((f) => ({ checkId: f.checkId, severity: f.severity, leakClass: f.leakClass, leak: f.leak, object: f.object, title: f.title, blocking: exitCodeFor([f], config.failOn) === 1 })),
         failOn: config.failOn,

@@ -16,6 +16,7 @@ import type { IsolationModel } from './types.ts';
 export const databaseModel: IsolationModel = {
   name: 'database',
   summary: 'one database per tenant, each entered with its own role',
+  unitsNoun: 'databases',
   async discoverTenantUnits(q, target) {
     if (!target.tenantRole) throw new CannotRunError('--tenant-role is required for --model database (e.g. --tenant-role "{tenant}_role")');
     const dbs = await discoverTenantDatabases(q, target.databasePattern);

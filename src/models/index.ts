@@ -1,7 +1,10 @@
 /**
- * The isolation models, one registry. Adding a model: its name in target/types.ts, its module
- * here (models/<name>.ts implementing IsolationModel), and its probe runner in
- * checks/probes/runners.ts.
+ * The isolation models, one registry. Adding a model touches five files: its name in
+ * target/types.ts (the type and `isolationModelNames`, which the CLI's --model and the config take),
+ * its module models/<name>.ts implementing IsolationModel, this registry, its runner's entry in
+ * checks/probes/runners.ts, and the runner itself (checks/probes/run-<name>.ts: plan worlds, act as
+ * each tenant through `enterTenantSql`). Probes it shares with other models list it in their
+ * `models` (checks/probes/registry.ts); a probe of its own is one more file plus its corpus case.
  */
 import type { TenantContext } from '../target/context.ts';
 import type { IsolationModelName, TargetConfig } from '../target/types.ts';

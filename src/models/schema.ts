@@ -20,6 +20,7 @@ import type { IsolationModel } from './types.ts';
 export const schemaModel: IsolationModel = {
   name: 'schema',
   summary: 'one schema per tenant, entered with its own role (or the shared app role) and a search_path of that schema',
+  unitsNoun: 'schemas',
   async discoverTenantUnits(q, target) {
     const schemas = await discoverTenantSchemas(q, target.schemaPattern);
     if (schemas.length < 2) {

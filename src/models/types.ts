@@ -15,6 +15,8 @@ export interface IsolationModel {
   readonly name: IsolationModelName;
   /** One line: how tenants are kept apart in this model. */
   readonly summary: string;
+  /** What one tenant unit is, in the plural (`schemas`, `databases`); absent when tenants are rows. */
+  readonly unitsNoun?: string;
   /** The tenant units present in the target (none for rls); CannotRunError when there are too few to compare. */
   discoverTenantUnits(q: Queryable, target: TargetConfig): Promise<readonly string[]>;
   /** The roles probes act as, checked (SET ROLE) before anything runs. */

@@ -538,7 +538,7 @@ function describeFinding(f: Finding): string[] {
 }
 
 /** What the runs probed when tables share definitions: said next to the run count, never hidden. */
-export function samplingLine(s: Sampling, runs: number): string {
+function samplingLine(s: Sampling, runs: number): string {
   return `  ${s.tables} tables have ${s.classes} distinct definitions (${s.sharedClasses} shared by several tables): every definition was probed in all ${runs} runs, each table in at least ${s.leastRuns} of them, the first included (--exhaustive probes every table in every run)`;
 }
 

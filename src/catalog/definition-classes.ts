@@ -53,7 +53,7 @@ select rel.oid::int, 'constraint ' || concat_ws(' | ', k.contype, k.condeferrabl
               else pg_get_constraintdef(k.oid) end)
   from rel join pg_constraint k on k.conrelid = rel.oid
 union all
-select rel.oid::int, 'index ' || concat_ws(' | ', x.indisunique, x.indisprimary, x.indnullsnotdistinct,
+select rel.oid::int, 'index ' || concat_ws(' | ', x.indisunique, x.indisprimary,
          regexp_replace(pg_get_indexdef(x.indexrelid), '^CREATE (UNIQUE )?INDEX \\S+ ON ', ''))
   from rel join pg_index x on x.indrelid = rel.oid
 union all
@@ -69,9 +69,6 @@ select rel.oid::int, 'rule ' || regexp_replace(pg_get_ruledef(w.oid), '^CREATE R
   from rel join pg_rewrite w on w.ev_class = rel.oid
 `;
 
-/** Index definitions before PostgreSQL 15 have no NULLS NOT DISTINCT. */
-const definitionSqlBefore15 = definitionSql.replace('x.indnullsnotdistinct,', '');
-
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -81,14 +78,13 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  */
 export async function findDefinitionClasses(q: Queryable, tables: ReadonlyMap<number, { readonly label: string; readonly schema: string; readonly name: string }>): Promise<DefinitionClass[]> {
   if (tables.size === 0) return [];
-  const version = Number((await q.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v ?? 0);
-  const { rows } = await q.query<Part>(version >= 150000 ? definitionSql : definitionSqlBefore15, [[...tables.keys()]]);
+  const { rows } = await q.query<Part>(definitionSql, [[...tables.keys()]]);
   const parts = new Map<number, string[]>();
   for (const r of rows) {
     const t = tables.get(r.oid);
     if (!t) continue;
     // The table's own name (and its serial sequences, named after it) as a placeholder.
-    const own = new RegExp(`(("?${escapeRegExp(t.schema)}"?|${escapeRegExp(JSON.stringify(t.schema))})\\.)?("${escapeRegExp(t.name)}"|\\b${escapeRegExp(t.name)}\\b)`, 'g');
+    const own = new RegExp(`("?${escapeRegExp(t.schema)}"?\\.)?("${escapeRegExp(t.name)}"|\\b${escapeRegExp(t.name)}\\b)`, 'g');
     const part = r.part.replace(/nextval\('(?:[^']|'')*'::regclass\)/g, 'nextval(@sequence)').replace(own, '@self');
     (parts.get(r.oid) ?? parts.set(r.oid, []).get(r.oid)!).push(part);
   }

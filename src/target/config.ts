@@ -110,7 +110,7 @@ const fields = {
   format: z.enum(outputFormats, { message: `must be one of ${outputFormats.join(', ')}` }),
   failOn: z.enum(severities as [Severity, ...Severity[]], { message: `must be one of ${severities.join(', ')}` }),
   baseline: z.string().min(1, 'must not be empty'),
-  updateBaseline: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+  flag: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
   preset: z.enum(presetNames, { message: `must be one of ${presetNames.join(', ')}` }),
   tableName: z.string().trim().regex(/^([^.\s]+\.)?[^.\s]+$/, 'must be a table name or schema.table'),
   template: z
@@ -172,8 +172,8 @@ const fileSchema = z.strictObject({
   format: fields.format.optional(),
   failOn: fields.failOn.optional(),
   baseline: fields.baseline.optional(),
-  updateBaseline: fields.updateBaseline.optional(),
-  exhaustive: fields.updateBaseline.optional(),
+  updateBaseline: fields.flag.optional(),
+  exhaustive: fields.flag.optional(),
   context: contextBlock.optional(),
 });
 
@@ -194,8 +194,8 @@ const verifySchema = z.object({
   format: fields.format.default('text'),
   failOn: fields.failOn.default('high'),
   baseline: fields.baseline.nullable().default(null),
-  updateBaseline: fields.updateBaseline.default(false),
-  exhaustive: fields.updateBaseline.default(false),
+  updateBaseline: fields.flag.default(false),
+  exhaustive: fields.flag.default(false),
   context: contextBlock.optional(),
   preset: fields.preset.optional(),
   usersTable: fields.tableName.optional(),

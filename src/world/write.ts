@@ -271,7 +271,7 @@ export function tablesNeededFor(plan: WorldPlan, tables: ReadonlySet<string>): S
   const byLabel = new Map(plan.tables.map((t) => [t.label, t]));
   const needed = new Set(plan.tables.filter((t) => t.role !== 'scoped').map((t) => t.label));
   const visit = (label: string) => {
-    if (needed.has(label) && byLabel.get(label)?.role === 'scoped') return;
+    if (needed.has(label)) return;
     needed.add(label);
     for (const p of byLabel.get(label)?.parents ?? []) visit(p.parent);
   };

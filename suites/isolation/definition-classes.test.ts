@@ -12,6 +12,7 @@ create table ${name} (
   id bigint generated always as identity,
   tenant_id text not null references tenants(id),
   body text not null,
+  kind int references kinds(id),
   ${parent ? `parent_id bigint not null, foreign key (tenant_id, parent_id) references ${parent} (tenant_id, id),` : ''}
   primary key (tenant_id, id)
 );
@@ -28,6 +29,8 @@ const schema = ({ leak = false, extra = '' } = {}): CorpusSchema => ({
   flaw: null,
   base: `create table tenants (id text primary key, name text not null);
     grant select on tenants to {app};
+    create table kinds (id int primary key, parent int references kinds(id), label text not null);
+    grant select on kinds to {app};
     ${['n1', 'n2', 'n3', 'n4', 'n5', 'n6'].map((n) => alike(n)).join('\n')}
     ${['n1', 'n2', 'n3', 'n4', 'n5', 'n6'].map((n) => alike(`c${n.slice(1)}`, n)).join('\n')}
     ${alike('x_policy')} create policy extra on x_policy for select to {app} using (${leak ? '' : `${check} and `}body <> '');
@@ -52,7 +55,7 @@ describe('definition classes: tables built alike share probes, and nothing that 
       withClient(target.databaseUrl, async (c) => {
         const { rows } = await c.query<{ oid: number; schema: string; name: string }>(
           `select c.oid::int as oid, n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-            where n.nspname = 'public' and c.relkind = 'r' and c.relname <> 'tenants'`,
+            where n.nspname = 'public' and c.relkind = 'r' and c.relname not in ('tenants', 'kinds')`,
         );
         return findDefinitionClasses(c, new Map(rows.map((r) => [r.oid, { label: `${r.schema}.${r.name}`, schema: r.schema, name: r.name }])));
       }),

@@ -83,8 +83,9 @@ export async function findDefinitionClasses(q: Queryable, tables: ReadonlyMap<nu
   for (const r of rows) {
     const t = tables.get(r.oid);
     if (!t) continue;
-    // The table's own name (and its serial sequences, named after it) as a placeholder.
-    const own = new RegExp(`("?${escapeRegExp(t.schema)}"?\\.)?("${escapeRegExp(t.name)}"|\\b${escapeRegExp(t.name)}\\b)`, 'g');
+    // The table's own name (and its serial sequences, named after it) as a placeholder; never a name
+    // qualified by another schema (`archive.orders` in a policy of public.orders is another table).
+    const own = new RegExp(`(?<![\\w."])("?${escapeRegExp(t.schema)}"?\\.)?("${escapeRegExp(t.name)}"|\\b${escapeRegExp(t.name)}\\b)`, 'g');
     const part = r.part.replace(/nextval\('(?:[^']|'')*'::regclass\)/g, 'nextval(@sequence)').replace(own, '@self');
     (parts.get(r.oid) ?? parts.set(r.oid, []).get(r.oid)!).push(part);
   }

@@ -84,8 +84,9 @@ export async function findDefinitionClasses(q: Queryable, tables: ReadonlyMap<nu
     const t = tables.get(r.oid);
     if (!t) continue;
     // The table's own name (and its serial sequences, named after it) as a placeholder; never a name
-    // qualified by another schema (`archive.orders` in a policy of public.orders is another table).
-    const own = new RegExp(`(?<![\\w."])("?${escapeRegExp(t.schema)}"?\\.)?("${escapeRegExp(t.name)}"|\\b${escapeRegExp(t.name)}\\b)`, 'g');
+    // qualified by another schema (`archive.orders` in a policy of public.orders is another table),
+    // nor one inside a string literal (`may_read('orders')` may answer per table name).
+    const own = new RegExp(`(?<![\\w."'])("?${escapeRegExp(t.schema)}"?\\.)?("${escapeRegExp(t.name)}"|\\b${escapeRegExp(t.name)}\\b)`, 'g');
     const part = r.part.replace(/nextval\('(?:[^']|'')*'::regclass\)/g, 'nextval(@sequence)').replace(own, '@self');
     (parts.get(r.oid) ?? parts.set(r.oid, []).get(r.oid)!).push(part);
   }

@@ -44,6 +44,9 @@ const schema = ({ leak = false, extra = '' } = {}): CorpusSchema => ({
     create schema mirror;
     create table mirror.y1 (tenant_key text primary key); create table mirror.y2 (tenant_key text primary key, note text);
     grant usage on schema mirror to {app}; grant select on mirror.y1, mirror.y2 to {app};
+    create function may_read(name text) returns boolean language sql stable as $$ select name <> '' $$;
+    ${alike('z1')} create policy named on z1 for select to {app} using (${check} and may_read('z1'));
+    ${alike('z2')} create policy named on z2 for select to {app} using (${check} and may_read('z2'));
     ${alike('y1')} create policy mirrored on y1 for select to {app} using (exists (select 1 from mirror.y1 m where m.tenant_key = y1.tenant_id));
     ${alike('y2')} create policy mirrored on y2 for select to {app} using (exists (select 1 from mirror.y2 m where m.tenant_key = y2.tenant_id));
     ${extra}`,
@@ -52,11 +55,12 @@ const schema = ({ leak = false, extra = '' } = {}): CorpusSchema => ({
 
 const members = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'].map((n) => `public.${n}`);
 const children = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((n) => `public.${n}`);
-// y1 and y2 differ only in that each reads its namesake in schema mirror: two other tables.
-const odd = ['x_policy', 'x_grant', 'x_trigger', 'x_default', 'x_index', 'x_restrictive', 'c_odd', 'y1', 'y2'].map((n) => `public.${n}`);
+// y1 and y2 differ only in that each reads its namesake in schema mirror: two other tables; z1 and
+// z2 only in the name their policy passes to a function, which may answer per name.
+const odd = ['x_policy', 'x_grant', 'x_trigger', 'x_default', 'x_index', 'x_restrictive', 'c_odd', 'y1', 'y2', 'z1', 'z2'].map((n) => `public.${n}`);
 
 describe('definition classes: tables built alike share probes, and nothing that differs is taken for alike', () => {
-  test('tables alike but for their names form one class; a policy, grant, trigger, default, index, parent or table a policy reads that differs splits them off', async () => {
+  test('tables alike but for their names form one class; a policy, grant, trigger, default, index, parent table a policy reads or name it passes that differs splits them off', async () => {
     const classes = await withCorpusTarget(schema(), ({ target }) =>
       withClient(target.databaseUrl, async (c) => {
         const { rows } = await c.query<{ oid: number; schema: string; name: string }>(
@@ -82,7 +86,7 @@ describe('definition classes: tables built alike share probes, and nothing that 
     }));
     expect(sampled.findings.filter((f) => f.leak).map((f) => `${f.checkId} ${f.object}`)).toEqual([]);
     expectEveryRunSawForeignRows(sampled, runs);
-    expect(sampled.sampling).toMatchObject({ tables: 21, classes: 11, sharedClasses: 2, tablesPerClass: 2, fullRuns: 1 });
+    expect(sampled.sampling).toMatchObject({ tables: 23, classes: 13, sharedClasses: 2, tablesPerClass: 2, fullRuns: 1 });
     expect(sampled.sampling!.leastRuns).toBeGreaterThanOrEqual(1);
     expect(sampled.skippedTables).toEqual([]);
     // The exhaustive run probes every table in every run: more probes for the same verdict.

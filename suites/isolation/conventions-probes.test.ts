@@ -102,3 +102,45 @@ grant @tenant to @runner;`);
     expect(await snapshot(db.url, db.prefix), 'verify left a trace').toEqual(before);
   });
 });
+
+describe('Supabase: tables built alike share the later worlds, principal probes included', () => {
+  /** Six tables built alike behind is_member (the shape of most Supabase schemas); `nobody` lets a user of no account read them. */
+  const alike = (nobody: boolean) =>
+    ['notes', 'files', 'tags', 'tasks', 'events', 'links']
+      .map(
+        (t) => `create table ${t} (id uuid primary key default gen_random_uuid(), account_id uuid not null references accounts (id), body text not null);
+create index on ${t} (account_id);
+alter table ${t} enable row level security;
+create policy members_all on ${t} for all to authenticated using (public.is_member(account_id)) with check (public.is_member(account_id));
+${nobody ? `create policy nobody_reads on ${t} for select to authenticated using (not exists (select 1 from account_members m where m.user_id = (select auth.uid())));` : ''}`,
+      )
+      .join('\n');
+  const tables = ['notes', 'files', 'tags', 'tasks', 'events', 'links'].map((t) => `public.${t}`);
+
+  async function verifyAlike(nobody: boolean) {
+    await using db = await fixtureDatabase('rls', conventionBases.supabase);
+    await db.apply(alike(nobody));
+    const context = contextFrom(expandContext(conventionContexts.supabase.context, db.prefix), db.target().tenantColumn);
+    const before = await snapshot(db.url, db.prefix);
+    const result = await verifyTarget(db.target({ context }), { runs: 5, seed });
+    expect(await snapshot(db.url, db.prefix), 'verify left a trace').toEqual(before);
+    return result;
+  }
+
+  test(`green: the six tables are one class; every run saw foreign rows, nothing high, nothing left unprobed (seed=${seed})`, async () => {
+    const result = await verifyAlike(false);
+    expect(result.findings.filter((f) => atLeast(f.severity, 'high')), describeAll(result.findings)).toEqual([]);
+    expect(result.sampling).toMatchObject({ sharedClasses: 1, tablesPerClass: 2, fullRuns: 1 });
+    expect(result.sampling!.leastRuns).toBeGreaterThanOrEqual(1);
+    expect(result.skippedTables).toEqual([]);
+    expect(result.probesNotActed, JSON.stringify(result.probesNotActed)).toEqual([]);
+    expect(result.runsWithForeignRows).toBe(result.runsExecuted);
+  });
+
+  test(`red: a user of no account reads all six tables, and each of the six is found, not only those a later world picked (seed=${seed})`, async () => {
+    const result = await verifyAlike(true);
+    const found = new Set(result.findings.filter((f) => f.checkId === 'probe-principal-nonmember-read').map((f) => f.object));
+    for (const t of tables) expect(found.has(t), `${t}: ${describeAll(result.findings)}`).toBe(true);
+    expect(result.sampling).not.toBeNull();
+  });
+});

@@ -51,7 +51,8 @@ export async function runPrincipalProbes(run: ProbeRun, pr: PrincipalRun): Promi
   const { world } = run;
   const { principals, catalog } = pr;
   const judges: Judge[] = [];
-  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label));
+  // A sampled world (definition classes) probes the tables it wrote for that, as the rls probes do.
+  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label) && (!run.probeTables || run.probeTables.has(t.label)));
   for (const table of scoped) {
     if (principals.multi) probeMultiMember(run, table, principals.multi, judges);
     if (principals.nobody) probeNobody(run, table, principals.nobody, judges);

@@ -70,10 +70,8 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
   const tables = scoped.map((t) => t.label);
   let principals: WorldPrincipals | null = null;
   const catalog = await readProbeSurface(guarded, plan.tables, target.appRole);
-  // Principal probes read every table in every world: every table is written and probed, no classes.
-  const definitionClasses = principalCatalog
-    ? null
-    : await findDefinitionClasses(guarded, new Map(scoped.map((t) => [t.relation.oid, { label: t.label, schema: t.relation.schema, name: t.relation.name }])));
+  // Tables built alike share the later worlds (principal probes included: they follow probeTables).
+  const definitionClasses = await findDefinitionClasses(guarded, new Map(scoped.map((t) => [t.relation.oid, { label: t.label, schema: t.relation.schema, name: t.relation.name }])));
   options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
   return checkProperty(
     {
@@ -100,7 +98,7 @@ export async function verifyRls(q: Queryable, given: TargetConfig, options: Veri
       },
       // Every acting tenant must have met other tenants' rows in every table it probed.
       foreignRowsNeeded: (tenants, scopedTables) => scopedTables * tenants,
-      ...(definitionClasses ? { definitionClasses } : {}),
+      definitionClasses,
     },
     options,
     tables,

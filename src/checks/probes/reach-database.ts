@@ -15,6 +15,8 @@
  *   shows it a member of (`probe-database-set-role`).
  * - Foreign tables in the tenant's database whose server points at another tenant's database,
  *   read as the tenant's role (`probe-database-foreign-reach`).
+ * - dblink / postgres_fdw functions and foreign servers the tenant's role may use in its own
+ *   database (`probe-database-cross-reach`, `probeCrossDatabaseReach`).
  *
  * When the connecting role cannot create a login (no CREATEROLE, or no ADMIN on the tenant role)
  * or the server refuses the login's password, CONNECT falls back to the catalog
@@ -135,6 +137,43 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
       }
     } finally {
       if (created) await ctx.q.query(`drop role if exists ${q(login)}`);
+    }
+  }
+}
+
+/**
+ * Cross-database reach, in each tenant's database as the connecting role: the dblink /
+ * postgres_fdw functions and foreign servers the tenant's role may use (run after
+ * `probeDatabaseReach`, on the runner's open connection to each tenant database).
+ */
+export async function probeCrossDatabaseReach(
+  ctx: Pick<DatabaseReachContext, 'target' | 'dbs' | 'observe' | 'stats'>,
+  clientOf: (database: string) => Queryable,
+): Promise<void> {
+  const { target, dbs, observe, stats } = ctx;
+  for (const a of dbs) {
+    const role = tenantRoleFor(target, a.name);
+    const client = clientOf(a.name);
+    stats.probes += 1;
+    const reach = await client.query<{ name: string }>(
+      `select p.oid::regprocedure::text as name from pg_proc p join pg_extension e on e.oid = (select refobjid from pg_depend d where d.objid = p.oid and d.deptype = 'e' limit 1)
+          where e.extname in ('dblink', 'postgres_fdw') and p.proname in ('dblink', 'dblink_exec', 'dblink_connect', 'postgres_fdw_handler')
+            and has_function_privilege($1, p.oid, 'EXECUTE')
+         union all
+         select 'foreign server ' || s.srvname from pg_foreign_server s where has_server_privilege($1, s.oid, 'USAGE')`,
+      [role],
+    );
+    if (reach.rows.length > 0) {
+      observe(
+        probeFinding('probe-database-cross-reach', {
+          object: a.name,
+          actingTenant: a.name,
+          statement: 'dblink / postgres_fdw functions and foreign servers usable by the tenant role',
+          observed: reach.rows.map((r) => r.name),
+          expected: [],
+          vars: { actingRole: role },
+        }),
+      );
     }
   }
 }

@@ -10,7 +10,7 @@ import type { TenantContext } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
 import { ownRows } from './oracle.ts';
-import { judgeActed, type ProbeFor, type ProbeRun } from './rls.ts';
+import { judgeActed, type ProbeFor, type ProbeRun } from './probe-run.ts';
 import { probeFinding } from './registry.ts';
 
 export interface ForeignAccess {

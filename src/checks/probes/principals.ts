@@ -13,7 +13,7 @@ import type { TablePlan } from '../../world/plan.ts';
 import { insertRowSql, type UserPrincipal, type WorldPrincipals } from '../../world/principals.ts';
 import { rowKeySql } from '../../world/write.ts';
 import { foreignRows, ownerOf, visibleKeys } from './oracle.ts';
-import { judgeActed, record, type ProbeFor, type ProbeRun } from './rls.ts';
+import { judgeActed, record, type ProbeFor, type ProbeRun } from './probe-run.ts';
 import type { Outcome } from './session.ts';
 
 type Judge = () => Promise<void> | void;

@@ -12,7 +12,7 @@ import { membershipPath, probeableArgTypes, type ReachCatalog, type ReachFunctio
 import { schemaModel } from '../../models/schema.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import { tenantRoleFor } from '../../target/context.ts';
-import type { ProbeRun } from './rls.ts';
+import type { ProbeRun } from './probe-run.ts';
 import { probeFinding } from './registry.ts';
 import type { Refutation } from './engine.ts';
 import type { Outcome } from './session.ts';

@@ -14,7 +14,7 @@ import { checkProperty, lockGuarded, planLearningReferences, preflight, type Ver
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import { ReachLedger, runSchemaReachProbes } from './reach.ts';
-import type { ProbeRun } from './rls.ts';
+import type { ProbeRun } from './probe-run.ts';
 import { probeFinding } from './registry.ts';
 
 /** All probes of one world for the schema model. */

@@ -20,8 +20,9 @@ import { readCounterBases, writeWorld, type CounterBases, type StoredWorld } fro
 import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
 import { tablesForRun, type DefinitionClass } from '../../catalog/definition-classes.ts';
+import type { Observation } from './define.ts';
 import type { ProbeCatalog, ProbeRun } from './probe-run.ts';
-import type { Observation, ProbeId } from './registry.ts';
+import type { ProbeId } from './registry.ts';
 
 export interface VerifyOptions {
   /** Property runs (worlds generated), before shrinking. */

@@ -1,8 +1,8 @@
 /**
  * What every probe of a world acts with: the run (the world's transaction, the target, the world
  * and where observations go), sending a statement as one tenant under a rolled-back savepoint,
- * and `record`, which observes a hit of a table probe through the registry (the root cause and
- * hint from the catalog). The rls probes (rls.ts, rls-context.ts), the principal
+ * and `record`, which observes a hit of a table probe through the family that declares it (the
+ * root cause and hint from the catalog). The rls probes (rls.ts, rls-context.ts), the principal
  * probes and the schema and database models' probes share it.
  */
 import type { ProbeSurface } from '../../catalog/probe-surface.ts';
@@ -13,7 +13,8 @@ import type { Queryable } from '../../target/connection.ts';
 import { quoteIdent } from '../../target/connection.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { paramOf, rowKeySql, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
-import { probeFinding, type ProbeId, type ProbeObservation } from './registry.ts';
+import type { ProbeFamily } from './define.ts';
+import type { ProbeId, ProbeObservation } from './registry.ts';
 import { probeCouldNotAct, type Outcome, type ProbeSession } from './session.ts';
 
 /** What the probes may use besides the tables (catalog/probe-surface.ts). */
@@ -27,7 +28,7 @@ export interface ProbeRun {
   readonly world: StoredWorld;
   readonly bases: CounterBases;
   readonly catalog: ProbeCatalog;
-  /** Takes observations made through the registry only (`probeFinding`). */
+  /** Takes observations made through a family's `finding` only (define.ts), of a check registry.ts lists. */
   readonly observe: (o: ProbeObservation) => void;
   /** Reports a probe that could not act on `object` (its statement or values were rejected): not proven. */
   readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
@@ -110,19 +111,22 @@ export interface Evidence {
   statement: string;
   observed: unknown;
   expected: unknown;
-  /** Blanks of the registry's templates besides object, acting and victim ({setting}, {appRole}, {tenantColumn} are filled here). */
+  /** Blanks of the check's templates besides object, acting and victim ({setting}, {appRole}, {tenantColumn} are filled here). */
   vars?: Record<string, string>;
   /** Prefix the remediation with the catalog's hint for the table. */
   hinted?: boolean;
 }
 
-/** Observes a hit of check `id`: title, severity, class, CWE and remediation come from the registry; the root cause from the catalog. */
-export function record(run: ProbeRun, id: ProbeId, e: Evidence): void {
+/**
+ * Observes a hit of check `id` of `family`: title, severity, class, CWE and remediation come from
+ * the family's declaration; the root cause from the catalog.
+ */
+export function record<Id extends ProbeId>(run: ProbeRun, family: ProbeFamily<Id>, id: NoInfer<Id>, e: Evidence): void {
   const table = typeof e.table === 'string' ? null : e.table;
   const object = table ? table.label : (e.table as string);
   const cause = table ? run.catalog.causes.get(table.label) : undefined;
   run.observe({
-    ...probeFinding(id, {
+    ...family.finding(id, {
       object,
       actingTenant: e.acting,
       victimTenant: e.victim,

@@ -9,10 +9,52 @@ import { enterTenantSql } from '../../models/index.ts';
 import { setSettingSql, type TenantContext } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, rowKeySql, rowValues } from '../../world/write.ts';
+import { defineProbeChecks, type DeclaredProbeCheck } from './define.ts';
 import { foreignRows, ownerOf, ownRows, visibleKeys } from './oracle.ts';
 import { nextOrdinal, parentRowOf, probe, record, touchColumn, type Judge, type ProbeRun } from './probe-run.ts';
-import { contextProbes, type ContextProbeId } from './registry.ts';
 import type { Outcome } from './session.ts';
+
+/**
+ * The malformed or missing tenant contexts every rls table is probed with, in probe order: the
+ * label, and how a sentence opens with it.
+ */
+const contexts = {
+  'probe-context-no-context-set': ['no context set', 'Without a tenant context'],
+  'probe-context-empty': ['empty', 'With an empty tenant setting'],
+  'probe-context-whitespace': ['whitespace', 'With a whitespace-only tenant setting'],
+  'probe-context-wildcard': ['wildcard', "With the tenant setting '%'"],
+  'probe-context-null-like': ['NULL-like', "With the tenant setting 'null'"],
+  'probe-context-star': ['star', "With the tenant setting '*'"],
+  'probe-context-another-tenant-s-id-in-other-case': ["another tenant's id in other case", "With another tenant's id in other case as the tenant setting"],
+  'probe-context-another-tenant-s-id-padded': ["another tenant's id padded", "With another tenant's id padded with spaces as the tenant setting"],
+  'probe-context-injection': ['injection', 'With SQL injected into the tenant setting'],
+  'probe-context-injection-comment': ['injection (comment)', 'With SQL injected into the tenant setting (ending in a comment)'],
+} as const;
+
+export type ContextProbeId = keyof typeof contexts;
+
+const contextCheck = ([label, opening]: readonly [string, string]): DeclaredProbeCheck => ({
+  title: `${opening}, a table fails open`,
+  finding: `${opening}, {object} fails open`,
+  severity: 'critical',
+  leakClass: 'context',
+  leak: true,
+  cwe: 'CWE-636',
+  models: ['rls'],
+  description: `With the tenant setting ${label === 'no context set' ? 'left unset' : `set to a ${label} value`}, a scan, an UPDATE of every row and an INSERT for another tenant must see and change nothing beyond the rows of a tenant whose id is equal to the value.`,
+  remediation: `The policy on {object} must fail closed: compare {tenantColumn} with current_setting('{setting}', true) strictly — no OR … = '' fallbacks, no coalesce/nullif to the column itself, no LIKE, no trimming or case folding, no SQL built from the setting.`,
+});
+
+/** One check per malformed context, in probe order. */
+export const contextChecks = defineProbeChecks(
+  Object.fromEntries(Object.entries(contexts).map(([id, words]) => [id, contextCheck(words)])) as Record<ContextProbeId, DeclaredProbeCheck>,
+);
+
+/** The context probes' ids and labels, in the order they run. */
+export const contextProbes: readonly { readonly id: ContextProbeId; readonly label: string }[] = Object.entries(contexts).map(([id, [label]]) => ({
+  id: id as ContextProbeId,
+  label,
+}));
 
 /** Malformed or missing tenant contexts: each must see and write nothing (beyond an equal tenant's rows). */
 export function contextValues(tenants: readonly string[]): { id: ContextProbeId; label: string; value: string | null }[] {
@@ -67,7 +109,7 @@ export function probeContexts(run: ProbeRun, table: TablePlan, equalities: Reado
       const inserted = insertedSent ? (await insertedSent).ok : false;
       if (seen.length === 0 && written.length === 0 && !inserted) return;
       const statement = seen.length > 0 ? scanSql : written.length > 0 ? updateSql! : insertStatement;
-      record(run, id, {
+      record(run, contextChecks, id, {
         table,
         victim: seen[0] ? ownerOf(world, seen[0]) : world.tenants[0],
         // Pastes into psql as printed: the setting's value is a literal, never a quoted identifier.

@@ -8,11 +8,170 @@ import { quoteIdent } from '../../target/connection.ts';
 import { tenantSettingSql } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
+import { defineProbeChecks, type DeclaredProbeCheck, type IdOf } from './define.ts';
 import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
-import type { ProbeId } from './registry.ts';
 import { as, nextOrdinal, parentRowOf, probe, probeWithoutTriggers, record, rowPredicate, touchColumn, type Judge, type ProbeRun } from './probe-run.ts';
 import { contextEqualities, probeContexts } from './rls-context.ts';
 import { attempt, inRolledBackSavepoint, type Outcome } from './session.ts';
+
+const rowRead = (how: string, title: string, finding: string, cwe: string, remediation: string): DeclaredProbeCheck => ({
+  title,
+  finding,
+  severity: 'critical',
+  leakClass: 'read',
+  leak: true,
+  cwe,
+  models: ['rls'],
+  description: `As each generated tenant, ${how}; any row of another tenant in the result is a leak.`,
+  remediation,
+});
+
+const rlsFix = `Enable (and FORCE) row level security on {object} with a policy USING ({tenantColumn} = current_setting('{setting}')) for {appRole}; permissive policies are OR-ed, so every one must check the tenant.`;
+
+/** The checks of the table probes below, in report order: read, aggregate, existence, write. */
+export const tableChecks = defineProbeChecks({
+  'probe-read-scan': rowRead('scan each tenant-scoped table', "A tenant reads other tenants' rows", "Tenant reads other tenants' rows of {object}", 'CWE-863', rlsFix),
+  'probe-read-lookup': rowRead(
+    "look up another tenant's row by its primary key",
+    "A tenant looks up another tenant's row by key",
+    "Tenant looks up another tenant's row of {object} by key",
+    'CWE-639',
+    `The SELECT policy on {object} must admit only the current tenant's rows.`,
+  ),
+  'probe-read-join': rowRead(
+    'join each table with each tenant-scoped parent along its foreign key',
+    "A join returns other tenants' rows",
+    "A join of {object} with {parent} returns other tenants' rows",
+    'CWE-863',
+    `Both {object} and {parent} need a SELECT policy that admits only the current tenant's rows.`,
+  ),
+  'probe-aggregate-table': {
+    title: "Aggregates over a table include other tenants' rows",
+    finding: "Aggregates over {object} include other tenants' rows",
+    severity: 'high',
+    leakClass: 'aggregate',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: "As each tenant, count, sum, min, max and average over each table, grouped by tenant: the figures must equal the ones computed from the tenant's own rows, and no other tenant's group may appear.",
+    remediation: `Aggregates see what the table's SELECT policy admits: fix the policy on {object}.`,
+  },
+  'probe-aggregate-over-restricted': {
+    title: "Aggregates see fewer rows than the tenant's own",
+    finding: "Aggregates over {object} see fewer rows than the tenant's own",
+    severity: 'info',
+    leakClass: 'aggregate',
+    leak: false,
+    cwe: 'CWE-285',
+    models: ['rls'],
+    description: "As each tenant, aggregates over each table must count exactly the tenant's own rows. Fewer, with no other tenant's group present, crosses no boundary: the SELECT policy hides some of the tenant's own rows (over-restricted), which is reported for information, never as a leak.",
+    remediation: `The SELECT policy on {object} hides some of the tenant's own rows from it: nothing crossed a tenant boundary, but check that the policy admits every row the tenant owns.`,
+  },
+  'probe-aggregate-view': {
+    title: "A view reveals other tenants' data",
+    finding: "View {object} reveals other tenants' data",
+    severity: 'high',
+    leakClass: 'aggregate',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: "Non-interference: what a tenant reads through a view must not change when every other tenant's rows are removed.",
+    remediation: `View {object} runs with its owner's rights and bypasses the callers' policies: recreate it WITH (security_invoker = true), or filter it by current_setting('{setting}').`,
+  },
+  'probe-aggregate-function': {
+    title: "A function reveals other tenants' data",
+    finding: "Function {object} reveals other tenants' data",
+    severity: 'high',
+    leakClass: 'aggregate',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: "Non-interference: what a tenant reads through a zero-argument function must not change when every other tenant's rows are removed.",
+    remediation: `Function {object} (SECURITY DEFINER or reading unprotected tables) bypasses row level security: make it SECURITY INVOKER, or filter by current_setting('{setting}').`,
+  },
+  'probe-existence-unique': {
+    title: "A unique key reveals another tenant's values",
+    finding: "A unique key on {object} reveals another tenant's values",
+    severity: 'medium',
+    leakClass: 'existence',
+    leak: true,
+    cwe: 'CWE-203',
+    models: ['rls'],
+    description: "Insert, as one tenant, a row carrying another tenant's value of a unique key that does not include the tenant: a unique violation tells the tenant that the value exists elsewhere.",
+    remediation: `Make the unique key ({key}) on {object} per tenant: ({tenantKey}).`,
+  },
+  'probe-write-insert-foreign': {
+    title: 'A tenant inserts rows for another tenant',
+    finding: 'Tenant inserts a row into {object} for another tenant',
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description: "Insert, as one tenant, a copy of another tenant's row carrying that tenant's id: the INSERT policy's WITH CHECK must refuse it.",
+    remediation: `The INSERT policy on {object} needs WITH CHECK ({tenantColumn} = current_setting('{setting}')).`,
+  },
+  'probe-write-update-foreign': {
+    title: "A tenant updates other tenants' rows",
+    finding: "Tenant updates other tenants' rows of {object}",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description:
+      "UPDATE, as one tenant, another tenant's row by its key, and every row with no WHERE clause (a blind write reads no column, so only the UPDATE policy applies, not the SELECT policy): more rows touched than the tenant owns is a leak.",
+    remediation: `The UPDATE policy on {object} admits other tenants' rows: its USING must check {tenantColumn} = current_setting('{setting}').`,
+  },
+  'probe-write-delete-foreign': {
+    title: "A tenant deletes other tenants' rows",
+    finding: "Tenant deletes other tenants' rows of {object}",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description:
+      "DELETE, as one tenant, another tenant's row by its key, and every row with no WHERE clause (a blind write reads no column, so only the DELETE policy applies, not the SELECT policy): more rows removed than the tenant owns is a leak.",
+    remediation: `The DELETE policy on {object} admits other tenants' rows: its USING must check {tenantColumn} = current_setting('{setting}').`,
+  },
+  'probe-write-move-to-foreign': {
+    title: "A tenant moves its rows into another tenant",
+    finding: 'Tenant moves its own row of {object} into another tenant',
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description: "UPDATE, as one tenant, the tenant column of its own rows to another tenant's id: the UPDATE policy's WITH CHECK must refuse the new row.",
+    remediation: `The UPDATE policy on {object} needs WITH CHECK ({tenantColumn} = current_setting('{setting}')).`,
+  },
+  'probe-write-foreign-parent': {
+    title: "A tenant's row references another tenant's parent row",
+    finding: "Tenant's row of {object} references another tenant's {parent} row",
+    severity: 'high',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description:
+      "Insert, as one tenant, a row whose foreign key points at another tenant's parent row: foreign key checks bypass row level security, so only a key that includes the tenant (or a WITH CHECK on the parent's tenant) refuses it.",
+    remediation: `Foreign key {foreignKey} on {object} does not include the tenant: make it ({tenantKey}) referencing a unique ({tenantColumn}, …) key of {parent}, or check the parent's tenant in the INSERT/UPDATE policy's WITH CHECK (foreign key checks bypass RLS).`,
+  },
+  'probe-write-truncate': {
+    title: "A tenant truncates a table, removing every tenant's rows",
+    finding: "Tenant truncates {object}, removing every tenant's rows",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-862',
+    models: ['rls'],
+    description: 'TRUNCATE, as a tenant: row level security does not apply to it, so the privilege alone lets one tenant empty every tenant\'s rows.',
+    remediation: `REVOKE TRUNCATE ON {object} FROM {appRole}: TRUNCATE is not subject to row level security.`,
+  },
+});
+
+type TableProbeId = IdOf<typeof tableChecks>;
 
 /** Every probe of one world, for the rls model. */
 export async function runRlsProbes(run: ProbeRun): Promise<void> {
@@ -54,7 +213,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     if (scan.ok) {
       const foreign = foreignRows(world, scan.rows, own, [a]);
       if (foreign.length > 0) {
-        record(run, 'probe-read-scan', {
+        record(run, tableChecks, 'probe-read-scan', {
           table,
           acting,
           victim: ownerOf(world, foreign[0]!),
@@ -103,7 +262,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
       }
       // Fewer rows than its own, and none of another tenant's: over-restricted, not a leak.
       if (otherGroups.length === 0 && total < expected.tp_count) {
-        record(run, 'probe-aggregate-over-restricted', {
+        record(run, tableChecks, 'probe-aggregate-over-restricted', {
           table,
           acting,
           statement: groupSql,
@@ -111,7 +270,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
           expected: tenantCol ? [{ tp_group: acting, ...expected }] : [expected],
         });
       } else if (total !== expected.tp_count || otherGroups.length > 0 || measureMismatch) {
-        record(run, 'probe-aggregate-table', {
+        record(run, tableChecks, 'probe-aggregate-table', {
           table,
           acting,
           victim: otherGroups[0]?.tp_group ?? victim,
@@ -134,7 +293,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   judges.push(async () => {
     const lookup = await lookupSent;
     if (lookup.ok && lookup.rows.length > 0) {
-      record(run, 'probe-read-lookup', {
+      record(run, tableChecks, 'probe-read-lookup', {
         table,
         acting,
         victim,
@@ -148,7 +307,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
 
   // write: UPDATE and DELETE aimed at another tenant's row (the row count shows what was touched).
   const touch = touchColumn(table);
-  const foreignWrites: readonly { id: ProbeId; sql: string; counted: string }[] = [
+  const foreignWrites: readonly { id: TableProbeId; sql: string; counted: string }[] = [
     ...(touch ? [{ id: 'probe-write-update-foreign' as const, sql: `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)} where ${target.sql}`, counted: 'rowsUpdated' }] : []),
     { id: 'probe-write-delete-foreign', sql: `delete from ${table.sql} t where ${target.sql}`, counted: 'rowsDeleted' },
   ];
@@ -157,7 +316,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount === 0) return;
-      record(run, write.id, {
+      record(run, tableChecks, write.id, {
         table,
         acting,
         victim,
@@ -188,7 +347,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
-        record(run, 'probe-write-insert-foreign', {
+        record(run, tableChecks, 'probe-write-insert-foreign', {
           table,
           acting,
           victim,
@@ -207,7 +366,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const moved = await movedSent;
       if (moved.ok && moved.rowCount > 0) {
-        record(run, 'probe-write-move-to-foreign', {
+        record(run, tableChecks, 'probe-write-move-to-foreign', {
           table,
           acting,
           victim,
@@ -239,7 +398,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
-        record(run, 'probe-write-foreign-parent', {
+        record(run, tableChecks, 'probe-write-foreign-parent', {
           table,
           acting,
           victim,
@@ -269,7 +428,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const inserted = await insertedSent;
       if (!inserted.ok && inserted.code === '23505') {
-        record(run, 'probe-existence-unique', {
+        record(run, tableChecks, 'probe-existence-unique', {
           table,
           acting,
           victim,
@@ -300,7 +459,7 @@ function probeTruncate(run: ProbeRun, table: TablePlan, judges: Judge[]): void {
       if (!granted.ok || !granted.rows[0]?.ok) return;
       observed = { truncate: outcome.message, truncatePrivilege: true };
     }
-    record(run, 'probe-write-truncate', {
+    record(run, tableChecks, 'probe-write-truncate', {
       table,
       acting,
       victim: world.tenants[1],
@@ -347,7 +506,7 @@ async function probeNonInterference(run: ProbeRun, a: number): Promise<void> {
       if (!r.ok) continue;
       const now = resultFingerprint(r.rows);
       if (now === was) continue;
-      record(run, o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function', {
+      record(run, tableChecks, o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function', {
         table: o.label,
         acting,
         victim: world.tenants.find((_, i) => i !== a),
@@ -372,7 +531,7 @@ function probeBlindWrites(run: ProbeRun, table: TablePlan, a: number, ownRow: St
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount <= ownCount) return;
       const counted = verb === 'DELETE' ? 'rowsDeleted' : 'rowsUpdated';
-      record(run, verb === 'DELETE' ? 'probe-write-delete-foreign' : 'probe-write-update-foreign', {
+      record(run, tableChecks, verb === 'DELETE' ? 'probe-write-delete-foreign' : 'probe-write-update-foreign', {
         table,
         acting,
         victim: world.tenants[(a + 1) % world.tenants.length],
@@ -411,7 +570,7 @@ function probeJoins(run: ProbeRun, table: TablePlan, a: number, judges: Judge[])
       const crossing = joined.rows.filter((r) => !ownChild.has(r.tp_child) || !ownParent.has(r.tp_parent));
       if (crossing.length === 0) return;
       const first = crossing[0]!;
-      record(run, 'probe-read-join', {
+      record(run, tableChecks, 'probe-read-join', {
         table,
         acting,
         victim: ownerOf(world, ownChild.has(first.tp_child) ? first.tp_parent : first.tp_child),

@@ -23,8 +23,9 @@ import { guardRunTransaction, lockGuarded, preflight, ProbeCoverage, verifyResul
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import { probeCrossDatabaseReach, probeDatabaseReach } from './reach-database.ts';
+import type { Observation } from './define.ts';
 import type { ProbeRun } from './probe-run.ts';
-import type { Observation, ProbeObservation } from './registry.ts';
+import type { ProbeObservation } from './registry.ts';
 import { ProbeSession } from './session.ts';
 
 interface TenantDatabase {

@@ -4,7 +4,9 @@
  * its module models/<name>.ts implementing IsolationModel, this registry, its runner's entry in
  * checks/probes/runners.ts, and the runner itself (checks/probes/run-<name>.ts: plan worlds, act as
  * each tenant through `enterTenantSql`). Probes it shares with other models list it in their
- * `models` (checks/probes/registry.ts); a probe of its own is one more file plus its corpus case.
+ * `models` (declared in the probe's own file, checks/probes/define.ts). A probe of its own is its
+ * declaration and code in a family file plus its red case in a corpus; a new family file is one
+ * more line in checks/probes/registry.ts.
  */
 import type { TenantContext } from '../target/context.ts';
 import type { IsolationModelName, TargetConfig } from '../target/types.ts';

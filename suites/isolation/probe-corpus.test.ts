@@ -3,6 +3,9 @@
  * must find (corpus.test.ts and models.test.ts run them and fail when an expected check does not
  * fire, or when a correct schema draws any finding). Like rule-corpus.test.ts for static rules.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { fillTemplate, probeChecks, type IsolationModelName, type ProbeId } from '../../src/index.ts';
 import { corpus } from './corpus.ts';
@@ -43,6 +46,32 @@ describe('the probe registry', () => {
       r.checkIds.filter((id) => !probeChecks.find((c) => c.id === id)!.models.includes(r.model)).map((id) => `${r.name}: ${id}`),
     );
     expect(misplaced).toEqual([]);
+  });
+
+  // A family is declared in the file of its probes (defineProbeChecks) and listed once in
+  // src/checks/probes/registry.ts; one left out of that list would report checks no report knows.
+  test('every family a probe file declares is listed in registry.ts', async () => {
+    const dir = resolve('src/checks/probes');
+    const filesUnder = (d: string): string[] =>
+      readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? filesUnder(join(d, n)) : n.endsWith('.ts') ? [join(d, n)] : []));
+    const listed = new Set<string>(probeChecks.map((c) => c.id));
+    const declaring = filesUnder(dir).filter((f) => !f.endsWith('/define.ts'));
+    const missing: string[] = [];
+    let families = 0;
+    for (const file of declaring) {
+      const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      const calls = code.match(/\bdefineProbeChecks\(/g)?.length ?? 0;
+      if (calls === 0) continue;
+      const exported = Object.entries((await import(pathToFileURL(file).href)) as Record<string, unknown>).filter(
+        (e): e is [string, { checks: readonly { id: string }[] }] => typeof e[1] === 'object' && e[1] !== null && 'checks' in e[1] && 'finding' in e[1],
+      );
+      // Each family is exported, so this test (and registry.ts) can see it.
+      expect(exported.map(([name]) => name), `${file}: ${calls} defineProbeChecks( call(s)`).toHaveLength(calls);
+      families += exported.length;
+      for (const [name, family] of exported) for (const c of family.checks) if (!listed.has(c.id)) missing.push(`${name}: ${c.id}`);
+    }
+    expect(families).toBeGreaterThan(5);
+    expect(missing, 'families not listed in src/checks/probes/registry.ts').toEqual([]);
   });
 
   test('a template blank without a value is an error, not a finding that says "undefined"', () => {

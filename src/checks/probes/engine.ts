@@ -20,7 +20,8 @@ import { readCounterBases, writeWorld, type CounterBases, type StoredWorld } fro
 import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
 import { tablesForRun, type DefinitionClass } from '../../catalog/definition-classes.ts';
-import type { Observation, ProbeCatalog, ProbeRun } from './rls.ts';
+import type { Observation } from './define.ts';
+import type { ProbeCatalog, ProbeRun } from './probe-run.ts';
 import type { ProbeId } from './registry.ts';
 
 export interface VerifyOptions {

@@ -9,9 +9,52 @@ import { quoteIdent } from '../../target/connection.ts';
 import type { TenantContext } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
+import { defineProbeChecks, type DeclaredProbeCheck, type ProbeHit } from './define.ts';
 import { ownRows } from './oracle.ts';
-import { judgeActed, type ProbeFor, type ProbeRun } from './rls.ts';
-import { probeFinding } from './registry.ts';
+import { judgeActed, type ProbeFor, type ProbeRun } from './probe-run.ts';
+
+type Verb = 'read' | 'update' | 'delete' | 'insert';
+
+/** The check of `verb` on another tenant's table in `model` (the schema and the database model share the probe). */
+const foreignTable = (model: 'schema' | 'database', verb: Verb): DeclaredProbeCheck => {
+  const where = model === 'schema' ? "another tenant's schema, by qualified name" : "another tenant's database, as the acting tenant's role";
+  const does = { read: 'reads', update: 'updates', delete: 'deletes from', insert: 'inserts into' }[verb];
+  return {
+    title: `A tenant ${does} another tenant's table (${model} model)`,
+    finding: `Tenant {acting} ${does} tenant {victim}'s {name}`,
+    severity: 'critical',
+    leakClass: verb === 'read' ? 'read' : 'write',
+    leak: true,
+    cwe: 'CWE-863',
+    models: [model],
+    description: `As each chosen tenant, ${verb === 'read' ? 'scan' : verb === 'insert' ? 'insert a row into' : `${verb} every row of`} each table in ${where}: it must fail with permission denied, or touch no row.`,
+    remediation:
+      model === 'schema'
+        ? `Revoke the acting tenant's access to the victim's schema: {fix}`
+        : `Role {actingRole} has privileges on {table} in {victim}: REVOKE ALL ON {table} FROM PUBLIC and from other tenants' roles; grant only {victimRole}.`,
+  };
+};
+
+/** The schema model's checks of another tenant's table (reported in that order, before the schema model's other probes). */
+export const schemaForeignChecks = defineProbeChecks({
+  'probe-schema-read': foreignTable('schema', 'read'),
+  'probe-schema-update': foreignTable('schema', 'update'),
+  'probe-schema-delete': foreignTable('schema', 'delete'),
+  'probe-schema-insert': foreignTable('schema', 'insert'),
+});
+
+/** The database model's checks of another tenant's table. */
+export const databaseForeignChecks = defineProbeChecks({
+  'probe-database-read': foreignTable('database', 'read'),
+  'probe-database-update': foreignTable('database', 'update'),
+  'probe-database-delete': foreignTable('database', 'delete'),
+  'probe-database-insert': foreignTable('database', 'insert'),
+});
+
+/** The observation of one hit of `verb` on another tenant's table, as `model`'s check. */
+function foreignFinding(model: 'schema' | 'database', verb: Verb, hit: ProbeHit) {
+  return model === 'schema' ? schemaForeignChecks.finding(`probe-schema-${verb}`, hit) : databaseForeignChecks.finding(`probe-database-${verb}`, hit);
+}
 
 export interface ForeignAccess {
   readonly context: TenantContext;
@@ -24,7 +67,7 @@ export interface ForeignAccess {
   readonly model: 'schema' | 'database';
   /** Object name for findings (e.g. `tenant_b.orders` or `tenant_b:public.orders`). */
   readonly object: (table: TablePlan) => string;
-  /** Blanks of the registry's remediation template for this model (see registry.ts). */
+  /** Blanks of this model's remediation template (`foreignTable` above). */
   readonly remediation: (table: TablePlan) => Record<string, string>;
   /** The configuration at fault for every finding of this access, when one is known (a role shared by every tenant). */
   readonly rootCause?: RootCause;
@@ -40,9 +83,9 @@ async function probeAs(run: ProbeRun, access: ForeignAccess, sql: string, values
 export async function probeForeignTable(run: ProbeRun, access: ForeignAccess, table: TablePlan): Promise<void> {
   const victimRows = ownRows(run.world, table.label, access.victimIndex);
   if (victimRows.length > 0) run.stats.foreignRowsSeenByProbes += 1;
-  const observe = (verb: 'read' | 'update' | 'delete' | 'insert', statement: string, observed: unknown) =>
+  const observe = (verb: Verb, statement: string, observed: unknown) =>
     run.observe({
-      ...probeFinding(`probe-${access.model}-${verb}`, {
+      ...foreignFinding(access.model, verb, {
         object: access.object(table),
         actingTenant: access.acting,
         victimTenant: access.victim,

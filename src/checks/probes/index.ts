@@ -11,7 +11,8 @@ export { probeCouldNotAct } from './session.ts';
 export { verifyTarget, probeRunners, type ProbeRunner } from './runners.ts';
 export { listTenantTables } from './tables.ts';
 export { pinnedValue } from '../../models/schema.ts';
-export { contextValues, type ProbeCatalog } from './rls.ts';
+export { contextValues } from './rls-context.ts';
+export type { ProbeCatalog } from './probe-run.ts';
 export {
   probeChecks,
   probeCheckById,

@@ -12,9 +12,103 @@ import { principalUserId } from '../../target/contexts.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { insertRowSql, type UserPrincipal, type WorldPrincipals } from '../../world/principals.ts';
 import { rowKeySql } from '../../world/write.ts';
+import { defineProbeChecks } from './define.ts';
 import { foreignRows, ownerOf, visibleKeys } from './oracle.ts';
-import { judgeActed, record, type ProbeFor, type ProbeRun } from './rls.ts';
+import { judgeActed, record, type ProbeFor, type ProbeRun } from './probe-run.ts';
+import { tableChecks } from './rls.ts';
 import type { Outcome } from './session.ts';
+
+/** The checks of the principal probes below (a multi-tenant member's leak is the rls model's `probe-read-scan`). */
+export const principalChecks = defineProbeChecks({
+  'probe-principal-nonmember-read': {
+    title: "A user of no tenant reads tenants' rows",
+    finding: "A user of no tenant reads tenants' rows of {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: 'As a signed-in user with no membership (through the context template: `--preset`, `--membership-table`), scan each tenant-scoped table: it must see no row. Policies that treat a missing membership as NULL and NULL as true (coalesce(…, true), NOT EXISTS over the other tenants) fail here.',
+    remediation: 'The policy on {object} must admit a row only when the caller is a member of its tenant: `{tenantColumn} in (select … from memberships where user_id = <the caller>)`; a user without membership must match nothing (no coalesce to true, no NOT EXISTS).',
+  },
+  'probe-principal-anonymous-read': {
+    title: "The anonymous principal reads tenants' or users' rows",
+    finding: "The anonymous principal reads rows of {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-306',
+    models: ['rls'],
+    description: "As the anonymous principal of the convention (Supabase: role anon with an anon JWT), scan each tenant-scoped and user-keyed table: it must see no row of any tenant or user.",
+    remediation: 'Drop the policy that admits {anonRole} on {object} (or make it `to authenticated`), and revoke the table privileges {anonRole} does not need: REVOKE ALL ON {object} FROM {anonRole}.',
+  },
+  'probe-principal-user-row-read': {
+    title: "A user reads other users' rows of a user-keyed table",
+    finding: "A user reads other users' rows of {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description: "Tables keyed by the user (a foreign key to the users table: profiles, settings) hold one row per principal of the world; as each user, a scan must see only rows whose user column is the caller.",
+    remediation: 'The SELECT policy on {object} must compare {userColumn} with the caller: `{userColumn} = (select auth.uid())` (or the convention\'s user id), never a comparison of the caller with itself.',
+  },
+  'probe-principal-user-row-write': {
+    title: "A user changes other users' rows of a user-keyed table",
+    finding: "A user updates or deletes other users' rows of {object}",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description: "As a user, UPDATE and DELETE the rows of a user-keyed table whose user column is another user: no row may be touched.",
+    remediation: 'The UPDATE and DELETE policies on {object} must check `{userColumn} = <the caller>` in USING (and WITH CHECK for UPDATE).',
+  },
+  'probe-principal-shared-write': {
+    title: 'A principal writes into a table every tenant shares',
+    finding: 'A principal writes into shared table {object}, which every tenant reads',
+    severity: 'high',
+    leakClass: 'write',
+    leak: false,
+    cwe: 'CWE-284',
+    models: ['rls'],
+    description: "Tables with neither a tenant nor a user key (a price list) are shared by design and never flagged for being read; a principal able to UPDATE or DELETE their rows changes what every tenant reads.",
+    remediation: 'REVOKE INSERT, UPDATE, DELETE ON {object} FROM {appRole} (and PUBLIC), or give it only a SELECT policy; shared tables are written by migrations or an admin role.',
+  },
+  'probe-membership-self-add': {
+    title: 'A user adds itself to another tenant',
+    finding: 'A user adds itself to another tenant through {object}',
+    severity: 'critical',
+    leakClass: 'write',
+    leak: false,
+    cwe: 'CWE-269',
+    models: ['rls'],
+    description: "As the user of one tenant, INSERT a membership of its own into another tenant: it must be refused (the next query would read the whole tenant).",
+    remediation: "The INSERT policy on {object} must require the caller to manage the target tenant (e.g. `{tenantColumn} in (select … where role = 'owner')`), not just `user_id = <the caller>`.",
+  },
+  'probe-membership-role-raise': {
+    title: 'A user raises its own role in its tenant',
+    finding: 'A user raises its own role in {object}',
+    severity: 'high',
+    leakClass: 'write',
+    leak: false,
+    cwe: 'CWE-269',
+    models: ['rls'],
+    description: "As a plain member, UPDATE its own membership row's role column to a higher role (owner/admin): it must touch no row.",
+    remediation: 'The UPDATE policy on {object} must not let a member update its own membership (or must fix {roleColumn} in WITH CHECK); only owners change roles.',
+  },
+  'probe-principal-over-restricted': {
+    title: "A member of several tenants sees fewer rows than its tenants'",
+    finding: "A member of several tenants sees fewer rows of {object} than its tenants own",
+    severity: 'info',
+    leakClass: 'read',
+    leak: false,
+    cwe: 'CWE-285',
+    models: ['rls'],
+    description: "A user belonging to two tenants must see the rows of both. Fewer (or an error such as 'more than one row returned by a subquery') crosses no boundary: it is reported for information, never as a leak.",
+    remediation: 'The policy on {object} assumes one tenant per user (a scalar subquery or `= (select …)`): compare with `in (select …)` so members of several tenants see each of them.',
+  },
+});
 
 type Judge = () => Promise<void> | void;
 
@@ -83,7 +177,7 @@ function probeMultiMember(run: ProbeRun, table: TablePlan, p: UserPrincipal, jud
     const scan = await sent;
     const foreign = scan.ok ? foreignRows(world, scan.rows, allowed, p.tenants) : [];
     if (foreign.length > 0) {
-      record(run, 'probe-read-scan', {
+      record(run, tableChecks, 'probe-read-scan', {
         table,
         acting: p.label,
         victim: ownerOf(world, foreign[0]!),
@@ -96,7 +190,7 @@ function probeMultiMember(run: ProbeRun, table: TablePlan, p: UserPrincipal, jud
     }
     const seen = scan.ok ? scan.rows.filter((r) => allowed.has(r.tp_key)).length : 0;
     if (seen < allowed.size) {
-      record(run, 'probe-principal-over-restricted', {
+      record(run, principalChecks, 'probe-principal-over-restricted', {
         table,
         acting: p.label,
         statement: sql,
@@ -114,7 +208,7 @@ function probeNobody(run: ProbeRun, table: TablePlan, p: UserPrincipal, judges: 
   judges.push(async () => {
     const scan = await sent;
     if (!scan.ok || scan.rows.length === 0) return;
-    record(run, 'probe-principal-nonmember-read', {
+    record(run, principalChecks, 'probe-principal-nonmember-read', {
       table,
       acting: p.label,
       victim: ownerOf(world, scan.rows[0]!.tp_key),
@@ -136,7 +230,7 @@ function probeAnonymous(run: ProbeRun, label: string, tableSql: string, judges: 
     if (n === 0) return;
     const anonRole = run.target.context?.anonymous?.role ?? run.target.appRole;
     const table = run.world.plan.tables.find((t) => t.label === label) ?? label;
-    record(run, 'probe-principal-anonymous-read', {
+    record(run, principalChecks, 'probe-principal-anonymous-read', {
       table,
       acting: `anonymous (${anonRole})`,
       statement: sql,
@@ -159,7 +253,7 @@ function probeUserKeyed(run: ProbeRun, pr: PrincipalRun, table: PrincipalCatalog
     if (!scan.ok) return;
     const others = scan.rows.filter((r) => r.tp_user !== me.user);
     if (others.length === 0) return;
-    record(run, 'probe-principal-user-row-read', {
+    record(run, principalChecks, 'probe-principal-user-row-read', {
       table: table.label,
       acting: me.label,
       statement: readSql,
@@ -181,7 +275,7 @@ function probeUserKeyed(run: ProbeRun, pr: PrincipalRun, table: PrincipalCatalog
     judges.push(async () => {
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount <= own) return;
-      record(run, 'probe-principal-user-row-write', {
+      record(run, principalChecks, 'probe-principal-user-row-write', {
         table: table.label,
         acting: me.label,
         statement: sql,
@@ -207,7 +301,7 @@ function probeShared(run: ProbeRun, table: PrincipalCatalog['shared'][number], m
     judges.push(async () => {
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount === 0) return;
-      record(run, 'probe-principal-shared-write', {
+      record(run, principalChecks, 'probe-principal-shared-write', {
         table: table.label,
         acting: me.label,
         statement: sql,
@@ -240,7 +334,7 @@ function probeMembership(run: ProbeRun, catalog: PrincipalCatalog, principals: W
   judges.push(async () => {
     const outcome = await inserted;
     if (!outcome.ok) return;
-    record(run, 'probe-membership-self-add', {
+    record(run, principalChecks, 'probe-membership-self-add', {
       table: m.label,
       acting: me.label,
       victim: world.tenants[1],
@@ -260,7 +354,7 @@ function probeMembership(run: ProbeRun, catalog: PrincipalCatalog, principals: W
   judges.push(async () => {
     const outcome = await raised;
     if (!outcome.ok || outcome.rowCount === 0) return;
-    record(run, 'probe-membership-role-raise', {
+    record(run, principalChecks, 'probe-membership-role-raise', {
       table: m.label,
       acting: me.label,
       statement: updateSql,

@@ -15,6 +15,8 @@
  *   shows it a member of (`probe-database-set-role`).
  * - Foreign tables in the tenant's database whose server points at another tenant's database,
  *   read as the tenant's role (`probe-database-foreign-reach`).
+ * - dblink / postgres_fdw functions and foreign servers the tenant's role may use in its own
+ *   database (`probe-database-cross-reach`, `probeCrossDatabaseReach`).
  *
  * When the connecting role cannot create a login (no CREATEROLE, or no ADMIN on the tenant role)
  * or the server refuses the login's password, CONNECT falls back to the catalog
@@ -28,7 +30,83 @@ import { quoteIdent, quoteLiteral, urlFor, withClient, type Queryable } from '..
 import { tenantRoleFor } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import type { WorldPlan } from '../../world/plan.ts';
-import { probeFinding, type ProbeId, type ProbeObservation } from './registry.ts';
+import { defineProbeChecks } from './define.ts';
+import type { ProbeId, ProbeObservation } from './registry.ts';
+
+/** The checks of the reach probes below. */
+export const databaseReachChecks = defineProbeChecks({
+  'probe-database-connect': {
+    title: "A tenant's role may connect to another tenant's database",
+    finding: "Tenant {acting}'s role may connect to tenant {object}'s database",
+    severity: 'high',
+    leakClass: 'privilege',
+    leak: false,
+    cwe: 'CWE-284',
+    models: ['database'],
+    description:
+      "A scratch LOGIN role holding each tenant's role (created and dropped by tenantproof) logs in to each other tenant's database; where no login can be created, has_database_privilege(CONNECT) says it instead. A tenant that can connect is one grant away from the other's data.",
+    remediation: `REVOKE CONNECT ON DATABASE {object} FROM PUBLIC (and from {actingRole}); GRANT CONNECT only to {victimRole}.`,
+  },
+  'probe-database-cross-reach': {
+    title: "A tenant's role can reach other databases from its own",
+    finding: "Tenant {acting}'s role can reach other databases from its own (dblink/postgres_fdw)",
+    severity: 'high',
+    leakClass: 'privilege',
+    leak: false,
+    cwe: 'CWE-284',
+    models: ['database'],
+    description: "In each tenant's database, the dblink / postgres_fdw functions and foreign servers the tenant's role may use: with them a tenant opens connections to other tenants' databases from inside its own.",
+    remediation: `Revoke EXECUTE on dblink functions and USAGE on foreign servers from {actingRole} (and PUBLIC) in {object}, or drop the extensions.`,
+  },
+  'probe-database-set-role': {
+    title: "A tenant's role can become another tenant's role (database model)",
+    finding: "Tenant {acting}'s role can SET ROLE to tenant {victim}'s role",
+    severity: 'critical',
+    leakClass: 'privilege',
+    leak: true,
+    cwe: 'CWE-269',
+    models: ['database'],
+    description:
+      "In a session of each tenant's role, SET ROLE to every other tenant's role the catalog shows it a member of (directly or through a chain, with or without INHERIT): one that succeeds connects to the other tenant's database and reads its tables as that tenant.",
+    remediation: `{path}: REVOKE {victimRole} FROM {actingRole} (and break every chain between tenant roles).`,
+  },
+  'probe-database-shared-read': {
+    title: "A shared database shows a tenant other tenants' data",
+    finding: "Tenant {acting} reads rows naming tenant {victim} in {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['database'],
+    description:
+      "Logged in for real as a scratch login holding each tenant's role (created and dropped by tenantproof), connect to every database outside the tenant databases that it can reach and read every table and view it may SELECT: rows naming another tenant (its database or role name, or a tenant column with other tenants' values) are that tenant's data crossing into this one's reach.",
+    remediation: `REVOKE CONNECT ON DATABASE {database} FROM PUBLIC and REVOKE SELECT ON {table} FROM PUBLIC and from {actingRole}; per-tenant data in a shared database needs row level security keyed by the tenant, or a database per tenant.`,
+  },
+  'probe-database-shared-write': {
+    title: "A tenant's role can write a table in a database every tenant reaches",
+    finding: "Tenant {acting}'s role can write the shared table {object}",
+    severity: 'high',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-732',
+    models: ['database'],
+    description:
+      "Logged in as a scratch login holding each tenant's role, write (rolled back) every table of a shared database (one holding other tenants' names, or granted to a tenant role by name) that it may INSERT, UPDATE, DELETE or TRUNCATE: a tenant that can write it changes what every tenant sees.",
+    remediation: `REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC and from {actingRole} in database {database} ({privileges} was granted).`,
+  },
+  'probe-database-foreign-reach': {
+    title: "A tenant's role reads another tenant's database through a foreign server",
+    finding: "Tenant {acting} reaches tenant {victim}'s database through {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: false,
+    cwe: 'CWE-284',
+    models: ['database'],
+    description:
+      "In each tenant's database, as its role, read every foreign table it may SELECT whose server points at another tenant's database (and, with dblink, open the server): a query that succeeds runs in the other tenant's database with the user mapping's credentials. (Rows the probe's own world wrote are uncommitted and invisible there, so success, not a row count, is the evidence.)",
+    remediation: `{path}: DROP the user mapping (or the foreign server) and REVOKE USAGE ON FOREIGN SERVER {server} FROM PUBLIC and {actingRole}; no tenant database may hold credentials for another.`,
+  },
+});
 
 const q = quoteIdent;
 
@@ -113,7 +191,7 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
         try {
           if (tenantNames.has(d.name)) {
             ctx.observe(
-              probeFinding('probe-database-connect', {
+              databaseReachChecks.finding('probe-database-connect', {
                 object: d.name,
                 actingTenant: a.name,
                 victimTenant: d.name,
@@ -139,6 +217,43 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
   }
 }
 
+/**
+ * Cross-database reach, in each tenant's database as the connecting role: the dblink /
+ * postgres_fdw functions and foreign servers the tenant's role may use (run after
+ * `probeDatabaseReach`, on the runner's open connection to each tenant database).
+ */
+export async function probeCrossDatabaseReach(
+  ctx: Pick<DatabaseReachContext, 'target' | 'dbs' | 'observe' | 'stats'>,
+  clientOf: (database: string) => Queryable,
+): Promise<void> {
+  const { target, dbs, observe, stats } = ctx;
+  for (const a of dbs) {
+    const role = tenantRoleFor(target, a.name);
+    const client = clientOf(a.name);
+    stats.probes += 1;
+    const reach = await client.query<{ name: string }>(
+      `select p.oid::regprocedure::text as name from pg_proc p join pg_extension e on e.oid = (select refobjid from pg_depend d where d.objid = p.oid and d.deptype = 'e' limit 1)
+          where e.extname in ('dblink', 'postgres_fdw') and p.proname in ('dblink', 'dblink_exec', 'dblink_connect', 'postgres_fdw_handler')
+            and has_function_privilege($1, p.oid, 'EXECUTE')
+         union all
+         select 'foreign server ' || s.srvname from pg_foreign_server s where has_server_privilege($1, s.oid, 'USAGE')`,
+      [role],
+    );
+    if (reach.rows.length > 0) {
+      observe(
+        databaseReachChecks.finding('probe-database-cross-reach', {
+          object: a.name,
+          actingTenant: a.name,
+          statement: 'dblink / postgres_fdw functions and foreign servers usable by the tenant role',
+          observed: reach.rows.map((r) => r.name),
+          expected: [],
+          vars: { actingRole: role },
+        }),
+      );
+    }
+  }
+}
+
 /** The catalog's answer when a real login is impossible: has_database_privilege(CONNECT). */
 async function fallBackToCatalog(ctx: DatabaseReachContext, acting: string, reason: string): Promise<void> {
   const role = tenantRoleFor(ctx.target, acting);
@@ -148,7 +263,7 @@ async function fallBackToCatalog(ctx: DatabaseReachContext, acting: string, reas
     const { rows } = await ctx.q.query<{ ok: boolean }>(`select has_database_privilege($1, oid, 'CONNECT') as ok from pg_database where datname = $2`, [role, b.name]);
     if (!rows[0]?.ok) continue;
     ctx.observe(
-      probeFinding('probe-database-connect', {
+      databaseReachChecks.finding('probe-database-connect', {
         object: b.name,
         actingTenant: acting,
         victimTenant: b.name,
@@ -205,7 +320,7 @@ async function probeSharedDatabase(
         if (naming.length === 0) continue;
         const object = `${db.name}:${r.name}`;
         ctx.observe(
-          probeFinding('probe-database-shared-read', {
+          databaseReachChecks.finding('probe-database-shared-read', {
             object,
             actingTenant: acting,
             victimTenant: o.tenant,
@@ -248,7 +363,7 @@ async function probeSharedDatabase(
         }
         if (!wrote) continue;
         ctx.observe(
-          probeFinding('probe-database-shared-write', {
+          databaseReachChecks.finding('probe-database-shared-write', {
             object: `${db.name}:${r.name}`,
             actingTenant: acting,
             statement: `${sql} -- in database ${db.name}, logged in as a login holding ${role}`,
@@ -295,7 +410,7 @@ async function probeRoleMemberships(ctx: DatabaseReachContext): Promise<void> {
     const tables = victim.plan.tables.filter((t) => t.role === 'scoped').map((t) => `${victim.name}:${t.label}`);
     const path = `${membershipPath(m.path)} → database ${victim.name}${tables.length > 0 ? ` → ${tables.join(', ')}` : ''}`;
     ctx.observe(
-      probeFinding('probe-database-set-role', {
+      databaseReachChecks.finding('probe-database-set-role', {
         object: `role ${m.target}`,
         actingTenant: acting.name,
         victimTenant: victim.name,
@@ -345,7 +460,7 @@ async function probeForeignTables(ctx: DatabaseReachContext): Promise<void> {
         if (!outcome.ok) continue; // the other database refused the mapping's credentials
         const path = `${role} → SELECT on ${a.name}:${f.name} → server ${f.server} (dbname=${f.dbname}, user mapping for ${f.mapping}) → ${f.dbname}:${f.remote}`;
         ctx.observe(
-          probeFinding('probe-database-foreign-reach', {
+          databaseReachChecks.finding('probe-database-foreign-reach', {
             object: `${a.name}:${f.name}`,
             actingTenant: a.name,
             victimTenant: f.dbname!,

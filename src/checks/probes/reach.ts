@@ -12,10 +12,62 @@ import { membershipPath, probeableArgTypes, type ReachCatalog, type ReachFunctio
 import { schemaModel } from '../../models/schema.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import { tenantRoleFor } from '../../target/context.ts';
-import type { ProbeRun } from './rls.ts';
-import { probeFinding } from './registry.ts';
+import { defineProbeChecks } from './define.ts';
 import type { Refutation } from './engine.ts';
+import type { ProbeRun } from './probe-run.ts';
 import type { Outcome } from './session.ts';
+
+/** The checks of the reach probes below. */
+export const schemaReachChecks = defineProbeChecks({
+  'probe-schema-reach-view': {
+    title: "A view the tenant's role can read shows another tenant's data",
+    finding: "Tenant {acting} reads tenant {victim}'s data through {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['schema'],
+    description:
+      "As each tenant's role (its own session, its own search_path), read every view and materialized view it may SELECT in any schema; then remove another tenant's rows (rolled back) and read again. A result that changes is data of the other tenant reaching this one — a view runs its query with its owner's rights, so a reporting view over every tenant schema granted to PUBLIC hands every tenant everyone's rows.",
+    remediation: `{path}: REVOKE SELECT ON {object} FROM PUBLIC and from tenant roles, or make it security_invoker (PostgreSQL 15+) so it reads with the caller's rights; a cross-tenant report belongs to a role no tenant can become.`,
+  },
+  'probe-schema-reach-function': {
+    title: "A function the tenant's role can execute returns another tenant's data",
+    finding: "Tenant {acting} reads tenant {victim}'s data through {object}",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['schema'],
+    description:
+      "As each tenant's role, call every function it may EXECUTE in any schema with each other tenant's schema name, role name and tenant id as arguments (and functions without arguments as they are); then remove that tenant's rows (rolled back) and call again. A result that changes means the function reads the other tenant's data for this caller — typically a SECURITY DEFINER function building SQL from a schema-name argument, executable by PUBLIC (the default).",
+    remediation: `{path}: REVOKE EXECUTE ON FUNCTION {object} FROM PUBLIC; make it SECURITY INVOKER, or derive the schema from the caller (session_user) instead of an argument.`,
+  },
+  'probe-schema-set-role': {
+    title: "A tenant's role can become another tenant's role",
+    finding: "Tenant {acting}'s role can SET ROLE to tenant {victim}'s role",
+    severity: 'critical',
+    leakClass: 'privilege',
+    leak: true,
+    cwe: 'CWE-269',
+    models: ['schema'],
+    description:
+      "In a session of each tenant's role, SET ROLE to every other tenant's role the catalog shows it a member of (directly or through a chain, with or without INHERIT) and read that tenant's tables. Success turns one tenant into the other, whatever its own grants say.",
+    remediation: `{path}: REVOKE {victimRole} FROM {actingRole} (and break every chain between tenant roles); tenant roles must not be members of one another.`,
+  },
+  'probe-schema-shared-write': {
+    title: "A tenant's role can write a table every tenant reads",
+    finding: "Tenant {acting}'s role can write the shared table {object}",
+    severity: 'high',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-732',
+    models: ['schema'],
+    description:
+      "As each tenant's role, write (rolled back) every table outside the tenant schemas that the catalog says it may INSERT, UPDATE, DELETE or TRUNCATE. A shared table readable by all and writable by none is shared by design; one a tenant can write lets that tenant change what every other tenant sees.",
+    remediation: `REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {object} FROM PUBLIC and from {actingRole}; keep shared tables read-only for tenant roles ({privileges} was granted).`,
+  },
+});
 
 const q = quoteIdent;
 const nameOf = (r: { schema: string; name: string }) => `${q(r.schema)}.${q(r.name)}`;
@@ -198,7 +250,7 @@ async function judgeReadings(
         const was = before!.ok ? before!.rows[0] : undefined;
         const path = `${r.via} → ${victimReads(r, victim, tables)}`;
         run.observe(
-          probeFinding(r.kind === 'view' ? 'probe-schema-reach-view' : 'probe-schema-reach-function', {
+          schemaReachChecks.finding(r.kind === 'view' ? 'probe-schema-reach-view' : 'probe-schema-reach-function', {
             object: r.object,
             actingTenant: r.acting,
             victimTenant: victim,
@@ -248,7 +300,7 @@ async function probeMemberships(
     const reached = tables.length > 0 ? tables.map((t) => t.label).join(', ') : `schema ${victim}`;
     const path = `${membershipPath(m.path)} → ${reached}`;
     run.observe(
-      probeFinding('probe-schema-set-role', {
+      schemaReachChecks.finding('probe-schema-set-role', {
         object: `role ${m.target}`,
         actingTenant: acting,
         victimTenant: victim,
@@ -284,7 +336,7 @@ async function probeSharedWrites(run: ProbeRun, reach: ReachCatalog, acting: str
       const wrote = outcome.ok || outcome.code.startsWith('23') || outcome.code === '0A000';
       if (!wrote) continue;
       run.observe(
-        probeFinding('probe-schema-shared-write', {
+        schemaReachChecks.finding('probe-schema-shared-write', {
           object: `${r.schema}.${r.name}`,
           actingTenant: acting,
           statement: sql,

@@ -1,156 +1,177 @@
 /**
  * Probes for the rls model (and, through `enterTenantSql`, the schema model's unqualified access):
- * read, write, aggregate, existence and context probes for every tenant-scoped table, each run as
- * one tenant inside a savepoint that is rolled back, each compared with the oracle.
+ * read, write, aggregate and existence probes for every tenant-scoped table, each run as one
+ * tenant inside a savepoint that is rolled back, each compared with the oracle; and
+ * `runRlsProbes`, which runs them with the context probes (rls-context.ts) on every world.
  */
-import type { Queryable } from '../../target/connection.ts';
-import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
-import type { ProbeSurface } from '../../catalog/probe-surface.ts';
-import { enterTenantSql } from '../../models/index.ts';
-import { setSettingSql, tenantSettingSql, type TenantContext } from '../../target/context.ts';
-import type { TargetConfig } from '../../target/types.ts';
+import { quoteIdent } from '../../target/connection.ts';
+import { tenantSettingSql } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
-import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type CounterBases, type StoredRow, type StoredWorld } from '../../world/write.ts';
+import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
+import { defineProbeChecks, type DeclaredProbeCheck, type IdOf } from './define.ts';
 import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
-import { attempt, inRolledBackSavepoint, probeCouldNotAct, ProbeSession, type Outcome } from './session.ts';
-import { contextProbes, probeFinding, type ContextProbeId, type ProbeId, type ProbeObservation } from './registry.ts';
+import { as, nextOrdinal, parentRowOf, probe, probeWithoutTriggers, record, rowPredicate, touchColumn, type Judge, type ProbeRun } from './probe-run.ts';
+import { contextEqualities, probeContexts } from './rls-context.ts';
+import { attempt, inRolledBackSavepoint, type Outcome } from './session.ts';
 
-export type { Observation } from './registry.ts';
+const rowRead = (how: string, title: string, finding: string, cwe: string, remediation: string): DeclaredProbeCheck => ({
+  title,
+  finding,
+  severity: 'critical',
+  leakClass: 'read',
+  leak: true,
+  cwe,
+  models: ['rls'],
+  description: `As each generated tenant, ${how}; any row of another tenant in the result is a leak.`,
+  remediation,
+});
 
-/** Views and zero-argument functions the app role may use, and remediation hints per table. */
-/** What the probes may use besides the tables (catalog/probe-surface.ts). */
-export type ProbeCatalog = ProbeSurface;
+const rlsFix = `Enable (and FORCE) row level security on {object} with a policy USING ({tenantColumn} = current_setting('{setting}')) for {appRole}; permissive policies are OR-ed, so every one must check the tenant.`;
 
-export interface ProbeRun {
-  /** The world's transaction; `session` runs probes on it (use either: they flush each other). */
-  readonly tx: Queryable;
-  readonly session: ProbeSession;
-  readonly target: TargetConfig;
-  readonly world: StoredWorld;
-  readonly bases: CounterBases;
-  readonly catalog: ProbeCatalog;
-  /** Takes observations made through the registry only (`probeFinding`). */
-  readonly observe: (o: ProbeObservation) => void;
-  /** Reports a probe that could not act on `object` (its statement or values were rejected): not proven. */
-  readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
-  /** Counts probes run and, per run, that foreign rows were present for the acting tenant. */
-  readonly stats: {
-    probes: number;
-    foreignRowsSeenByProbes: number;
-    /** Scans of a table holding the acting principal's own rows, and how many of them showed at least one. */
-    ownRowsExpected?: number;
-    ownRowsSeen?: number;
-  };
-  /**
-   * Whether this world runs the malformed-context probes (default: yes). Their outcome depends on
-   * the policies and the context value, hardly on the world, so the engine runs them in the first
-   * worlds and in every world while shrinking, not in all of them.
-   */
-  readonly contextProbes?: boolean;
-  /** The tables this world probes (default: every tenant-scoped table); see engine.ts, tablesPerClass. */
-  readonly probeTables?: ReadonlySet<string>;
-}
+/** The checks of the table probes below, in report order: read, aggregate, existence, write. */
+export const tableChecks = defineProbeChecks({
+  'probe-read-scan': rowRead('scan each tenant-scoped table', "A tenant reads other tenants' rows", "Tenant reads other tenants' rows of {object}", 'CWE-863', rlsFix),
+  'probe-read-lookup': rowRead(
+    "look up another tenant's row by its primary key",
+    "A tenant looks up another tenant's row by key",
+    "Tenant looks up another tenant's row of {object} by key",
+    'CWE-639',
+    `The SELECT policy on {object} must admit only the current tenant's rows.`,
+  ),
+  'probe-read-join': rowRead(
+    'join each table with each tenant-scoped parent along its foreign key',
+    "A join returns other tenants' rows",
+    "A join of {object} with {parent} returns other tenants' rows",
+    'CWE-863',
+    `Both {object} and {parent} need a SELECT policy that admits only the current tenant's rows.`,
+  ),
+  'probe-aggregate-table': {
+    title: "Aggregates over a table include other tenants' rows",
+    finding: "Aggregates over {object} include other tenants' rows",
+    severity: 'high',
+    leakClass: 'aggregate',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: "As each tenant, count, sum, min, max and average over each table, grouped by tenant: the figures must equal the ones computed from the tenant's own rows, and no other tenant's group may appear.",
+    remediation: `Aggregates see what the table's SELECT policy admits: fix the policy on {object}.`,
+  },
+  'probe-aggregate-over-restricted': {
+    title: "Aggregates see fewer rows than the tenant's own",
+    finding: "Aggregates over {object} see fewer rows than the tenant's own",
+    severity: 'info',
+    leakClass: 'aggregate',
+    leak: false,
+    cwe: 'CWE-285',
+    models: ['rls'],
+    description: "As each tenant, aggregates over each table must count exactly the tenant's own rows. Fewer, with no other tenant's group present, crosses no boundary: the SELECT policy hides some of the tenant's own rows (over-restricted), which is reported for information, never as a leak.",
+    remediation: `The SELECT policy on {object} hides some of the tenant's own rows from it: nothing crossed a tenant boundary, but check that the policy admits every row the tenant owns.`,
+  },
+  'probe-aggregate-view': {
+    title: "A view reveals other tenants' data",
+    finding: "View {object} reveals other tenants' data",
+    severity: 'high',
+    leakClass: 'aggregate',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: "Non-interference: what a tenant reads through a view must not change when every other tenant's rows are removed.",
+    remediation: `View {object} runs with its owner's rights and bypasses the callers' policies: recreate it WITH (security_invoker = true), or filter it by current_setting('{setting}').`,
+  },
+  'probe-aggregate-function': {
+    title: "A function reveals other tenants' data",
+    finding: "Function {object} reveals other tenants' data",
+    severity: 'high',
+    leakClass: 'aggregate',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['rls'],
+    description: "Non-interference: what a tenant reads through a zero-argument function must not change when every other tenant's rows are removed.",
+    remediation: `Function {object} (SECURITY DEFINER or reading unprotected tables) bypasses row level security: make it SECURITY INVOKER, or filter by current_setting('{setting}').`,
+  },
+  'probe-existence-unique': {
+    title: "A unique key reveals another tenant's values",
+    finding: "A unique key on {object} reveals another tenant's values",
+    severity: 'medium',
+    leakClass: 'existence',
+    leak: true,
+    cwe: 'CWE-203',
+    models: ['rls'],
+    description: "Insert, as one tenant, a row carrying another tenant's value of a unique key that does not include the tenant: a unique violation tells the tenant that the value exists elsewhere.",
+    remediation: `Make the unique key ({key}) on {object} per tenant: ({tenantKey}).`,
+  },
+  'probe-write-insert-foreign': {
+    title: 'A tenant inserts rows for another tenant',
+    finding: 'Tenant inserts a row into {object} for another tenant',
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description: "Insert, as one tenant, a copy of another tenant's row carrying that tenant's id: the INSERT policy's WITH CHECK must refuse it.",
+    remediation: `The INSERT policy on {object} needs WITH CHECK ({tenantColumn} = current_setting('{setting}')).`,
+  },
+  'probe-write-update-foreign': {
+    title: "A tenant updates other tenants' rows",
+    finding: "Tenant updates other tenants' rows of {object}",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description:
+      "UPDATE, as one tenant, another tenant's row by its key, and every row with no WHERE clause (a blind write reads no column, so only the UPDATE policy applies, not the SELECT policy): more rows touched than the tenant owns is a leak.",
+    remediation: `The UPDATE policy on {object} admits other tenants' rows: its USING must check {tenantColumn} = current_setting('{setting}').`,
+  },
+  'probe-write-delete-foreign': {
+    title: "A tenant deletes other tenants' rows",
+    finding: "Tenant deletes other tenants' rows of {object}",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description:
+      "DELETE, as one tenant, another tenant's row by its key, and every row with no WHERE clause (a blind write reads no column, so only the DELETE policy applies, not the SELECT policy): more rows removed than the tenant owns is a leak.",
+    remediation: `The DELETE policy on {object} admits other tenants' rows: its USING must check {tenantColumn} = current_setting('{setting}').`,
+  },
+  'probe-write-move-to-foreign': {
+    title: "A tenant moves its rows into another tenant",
+    finding: 'Tenant moves its own row of {object} into another tenant',
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description: "UPDATE, as one tenant, the tenant column of its own rows to another tenant's id: the UPDATE policy's WITH CHECK must refuse the new row.",
+    remediation: `The UPDATE policy on {object} needs WITH CHECK ({tenantColumn} = current_setting('{setting}')).`,
+  },
+  'probe-write-foreign-parent': {
+    title: "A tenant's row references another tenant's parent row",
+    finding: "Tenant's row of {object} references another tenant's {parent} row",
+    severity: 'high',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-639',
+    models: ['rls'],
+    description:
+      "Insert, as one tenant, a row whose foreign key points at another tenant's parent row: foreign key checks bypass row level security, so only a key that includes the tenant (or a WITH CHECK on the parent's tenant) refuses it.",
+    remediation: `Foreign key {foreignKey} on {object} does not include the tenant: make it ({tenantKey}) referencing a unique ({tenantColumn}, …) key of {parent}, or check the parent's tenant in the INSERT/UPDATE policy's WITH CHECK (foreign key checks bypass RLS).`,
+  },
+  'probe-write-truncate': {
+    title: "A tenant truncates a table, removing every tenant's rows",
+    finding: "Tenant truncates {object}, removing every tenant's rows",
+    severity: 'critical',
+    leakClass: 'write',
+    leak: true,
+    cwe: 'CWE-862',
+    models: ['rls'],
+    description: 'TRUNCATE, as a tenant: row level security does not apply to it, so the privilege alone lets one tenant empty every tenant\'s rows.',
+    remediation: `REVOKE TRUNCATE ON {object} FROM {appRole}: TRUNCATE is not subject to row level security.`,
+  },
+});
 
-const probeOrdinalBase = 20_000;
-let probeOrdinal = probeOrdinalBase;
-const nextOrdinal = () => (probeOrdinal = probeOrdinal >= probeOrdinalBase + 9_000 ? probeOrdinalBase + 1 : probeOrdinal + 1);
-
-/** Which check a probe serves and on what: a probe that could not act is reported for it. */
-export interface ProbeFor {
-  readonly id: ProbeId;
-  readonly object: string;
-}
-
-/** Reports `outcome` to `run.couldNotAct` when the probe's own statement or values were rejected. */
-export function judgeActed<R extends object>(run: ProbeRun, about: ProbeFor | undefined, outcome: Outcome<R>): Outcome<R> {
-  if (about && !outcome.ok && probeCouldNotAct(outcome.code)) run.couldNotAct(about.object, about.id, `${outcome.code}: ${outcome.message}`);
-  return outcome;
-}
-
-/** Runs one statement as `context` under a rolled-back savepoint. */
-export async function probe<R extends object = Record<string, unknown>>(
-  run: ProbeRun,
-  context: TenantContext,
-  sql: string,
-  values?: readonly unknown[],
-  about?: ProbeFor,
-): Promise<Outcome<R>> {
-  run.stats.probes += 1;
-  return judgeActed(run, about, await run.session.probe<R>(enterTenantSql(run.target, context), sql, values));
-}
-
-/** Like `probe`, with foreign-key and user triggers off first (when the connecting role may). */
-async function probeWithoutTriggers(run: ProbeRun, context: TenantContext, sql: string, values?: readonly unknown[], about?: ProbeFor) {
-  run.stats.probes += 1;
-  const off = run.catalog.canDisableTriggers ? 'set local session_replication_role = replica; ' : '';
-  return judgeActed(run, about, await run.session.probe(`${off}${enterTenantSql(run.target, context)}`, sql, values));
-}
-
-const as = (tenant: string): TenantContext => ({ kind: 'tenant', tenant });
-
-/** The primary-key (or physical) predicate selecting one stored row, with its params from `$offset+1`. */
-export function rowPredicate(table: TablePlan, row: StoredRow, offset = 0): { sql: string; params: (string | null)[] } {
-  if (table.key) {
-    const cols = table.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
-    const types = table.key.map((k) => table.relation.columns.find((c) => c.name === k)?.type ?? 'text');
-    const params = table.key.map((k) => paramOf(table.relation.columns.find((c) => c.name === k), row.values[k]));
-    return { sql: `(${cols}) = (${types.map((t, i) => `$${offset + i + 1}::${t}`).join(', ')})`, params };
-  }
-  return { sql: `(${rowKeySql}) = $${offset + 1}`, params: [row.key] };
-}
-
-/** A column the app could plausibly update in place (`set c = c`). */
-function touchColumn(table: TablePlan): string | null {
-  const fake = table.columns.find((c) => c.source.kind === 'fake' && !(table.key ?? []).includes(c.column.name));
-  return (fake ?? table.columns.find((c) => c.source.kind !== 'counter'))?.column.name ?? null;
-}
-
-export interface Evidence {
-  table: TablePlan | string;
-  acting?: string | undefined;
-  victim?: string | undefined;
-  statement: string;
-  observed: unknown;
-  expected: unknown;
-  /** Blanks of the registry's templates besides object, acting and victim ({setting}, {appRole}, {tenantColumn} are filled here). */
-  vars?: Record<string, string>;
-  /** Prefix the remediation with the catalog's hint for the table. */
-  hinted?: boolean;
-}
-
-/** Observes a hit of check `id`: title, severity, class, CWE and remediation come from the registry; the root cause from the catalog. */
-export function record(run: ProbeRun, id: ProbeId, e: Evidence): void {
-  const table = typeof e.table === 'string' ? null : e.table;
-  const object = table ? table.label : (e.table as string);
-  const cause = table ? run.catalog.causes.get(table.label) : undefined;
-  run.observe({
-    ...probeFinding(id, {
-      object,
-      actingTenant: e.acting,
-      victimTenant: e.victim,
-      statement: e.statement,
-      observed: e.observed,
-      expected: e.expected,
-      vars: {
-        setting: run.target.tenantSetting,
-        appRole: run.target.appRole,
-        tenantColumn: table?.tenantColumn ?? (table ? 'tenant check' : run.target.tenantColumn),
-        ...e.vars,
-      },
-      hint: e.hinted && table ? run.catalog.hints.get(table.label) : undefined,
-    }),
-    ...(cause ? { rootCause: cause } : {}),
-  });
-}
-
-/**
- * A verdict on probes already sent: probes are issued without waiting (the connection pipelines
- * them, one simple-query message each, every message opening with the rollback of the previous
- * probe's savepoint, so an error in one cannot poison the next), and judged afterwards in the order
- * they were issued, so findings come out in the same order, with the same evidence, as when every
- * probe waited for the one before it.
- */
-type Judge = () => Promise<void> | void;
+type TableProbeId = IdOf<typeof tableChecks>;
 
 /** Every probe of one world, for the rls model. */
 export async function runRlsProbes(run: ProbeRun): Promise<void> {
@@ -192,7 +213,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     if (scan.ok) {
       const foreign = foreignRows(world, scan.rows, own, [a]);
       if (foreign.length > 0) {
-        record(run, 'probe-read-scan', {
+        record(run, tableChecks, 'probe-read-scan', {
           table,
           acting,
           victim: ownerOf(world, foreign[0]!),
@@ -241,7 +262,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
       }
       // Fewer rows than its own, and none of another tenant's: over-restricted, not a leak.
       if (otherGroups.length === 0 && total < expected.tp_count) {
-        record(run, 'probe-aggregate-over-restricted', {
+        record(run, tableChecks, 'probe-aggregate-over-restricted', {
           table,
           acting,
           statement: groupSql,
@@ -249,7 +270,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
           expected: tenantCol ? [{ tp_group: acting, ...expected }] : [expected],
         });
       } else if (total !== expected.tp_count || otherGroups.length > 0 || measureMismatch) {
-        record(run, 'probe-aggregate-table', {
+        record(run, tableChecks, 'probe-aggregate-table', {
           table,
           acting,
           victim: otherGroups[0]?.tp_group ?? victim,
@@ -272,7 +293,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
   judges.push(async () => {
     const lookup = await lookupSent;
     if (lookup.ok && lookup.rows.length > 0) {
-      record(run, 'probe-read-lookup', {
+      record(run, tableChecks, 'probe-read-lookup', {
         table,
         acting,
         victim,
@@ -286,7 +307,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
 
   // write: UPDATE and DELETE aimed at another tenant's row (the row count shows what was touched).
   const touch = touchColumn(table);
-  const foreignWrites: readonly { id: ProbeId; sql: string; counted: string }[] = [
+  const foreignWrites: readonly { id: TableProbeId; sql: string; counted: string }[] = [
     ...(touch ? [{ id: 'probe-write-update-foreign' as const, sql: `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)} where ${target.sql}`, counted: 'rowsUpdated' }] : []),
     { id: 'probe-write-delete-foreign', sql: `delete from ${table.sql} t where ${target.sql}`, counted: 'rowsDeleted' },
   ];
@@ -295,7 +316,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount === 0) return;
-      record(run, write.id, {
+      record(run, tableChecks, write.id, {
         table,
         acting,
         victim,
@@ -326,7 +347,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
-        record(run, 'probe-write-insert-foreign', {
+        record(run, tableChecks, 'probe-write-insert-foreign', {
           table,
           acting,
           victim,
@@ -345,7 +366,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const moved = await movedSent;
       if (moved.ok && moved.rowCount > 0) {
-        record(run, 'probe-write-move-to-foreign', {
+        record(run, tableChecks, 'probe-write-move-to-foreign', {
           table,
           acting,
           victim,
@@ -377,7 +398,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const inserted = await insertedSent;
       if (inserted.ok) {
-        record(run, 'probe-write-foreign-parent', {
+        record(run, tableChecks, 'probe-write-foreign-parent', {
           table,
           acting,
           victim,
@@ -407,7 +428,7 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
     judges.push(async () => {
       const inserted = await insertedSent;
       if (!inserted.ok && inserted.code === '23505') {
-        record(run, 'probe-existence-unique', {
+        record(run, tableChecks, 'probe-existence-unique', {
           table,
           acting,
           victim,
@@ -419,18 +440,6 @@ function probeTableAsTenant(run: ProbeRun, table: TablePlan, a: number, judges: 
       }
     });
   }
-}
-
-/** The parent row that a stored row references through plan foreign key `fk`. */
-function parentRowOf(world: StoredWorld, table: TablePlan, row: StoredRow, fk: number): StoredRow | null {
-  const parent = table.parents[fk];
-  if (!parent) return null;
-  const { columns, referencedColumns } = parent.foreignKey;
-  return (
-    (world.rows.get(parent.parent) ?? []).find((p) =>
-      columns.every((c, i) => toParam(p.values[referencedColumns[i]!]) === toParam(row.values[c])),
-    ) ?? null
-  );
 }
 
 /** TRUNCATE ignores row level security: a tenant that may truncate empties every tenant's rows. */
@@ -450,7 +459,7 @@ function probeTruncate(run: ProbeRun, table: TablePlan, judges: Judge[]): void {
       if (!granted.ok || !granted.rows[0]?.ok) return;
       observed = { truncate: outcome.message, truncatePrivilege: true };
     }
-    record(run, 'probe-write-truncate', {
+    record(run, tableChecks, 'probe-write-truncate', {
       table,
       acting,
       victim: world.tenants[1],
@@ -459,109 +468,6 @@ function probeTruncate(run: ProbeRun, table: TablePlan, judges: Judge[]): void {
       expected: 'permission denied',
   });
   });
-}
-
-/** Malformed or missing tenant contexts: each must see and write nothing (beyond an equal tenant's rows). */
-export function contextValues(tenants: readonly string[]): { id: ContextProbeId; label: string; value: string | null }[] {
-  const victim = tenants[0]!;
-  const flipped = victim === victim.toUpperCase() ? victim.toLowerCase() : victim.toUpperCase();
-  const values: Record<ContextProbeId, string | null> = {
-    'probe-context-no-context-set': null,
-    'probe-context-empty': '',
-    'probe-context-whitespace': ' ',
-    'probe-context-wildcard': '%',
-    'probe-context-null-like': 'null',
-    'probe-context-star': '*',
-    'probe-context-another-tenant-s-id-in-other-case': flipped,
-    'probe-context-another-tenant-s-id-padded': ` ${victim} `,
-    'probe-context-injection': `' OR '1'='1`,
-    'probe-context-injection-comment': `${victim}' OR true --`,
-  };
-  return contextProbes.map(({ id, label }) => ({ id, label, value: values[id] }));
-}
-
-function probeContexts(run: ProbeRun, table: TablePlan, equalities: ReadonlyMap<string, number[]>, judges: Judge[]): void {
-  const { world } = run;
-  const tenantCol = table.tenantColumn;
-  for (const { id, value } of contextValues(world.tenants)) {
-    const equal = value === null ? [] : (equalities.get(value) ?? []);
-    const allowed = visibleKeys(world, table.label, equal);
-    const context: TenantContext = { kind: 'raw', value };
-    const scanSql = `select ${rowKeySql} as tp_key${tenantCol ? `, t.${quoteIdent(tenantCol)}::text as tp_tenant` : ''} from ${table.sql} t limit ${allowed.size + 50}`;
-    const scanSent = probe<{ tp_key: string; tp_tenant?: string }>(run, context, scanSql);
-    const touch = touchColumn(table);
-    const updateSql = touch ? `update ${table.sql} t set ${quoteIdent(touch)} = t.${quoteIdent(touch)}` : null;
-    const updateSent = updateSql ? probe(run, context, updateSql) : null;
-    let insertedSent: Promise<Outcome<Record<string, unknown>>> | null = null;
-    let insertStatement = '';
-    const victimRow = ownRows(world, table.label, 0)[0];
-    if (tenantCol && victimRow && !equal.includes(0)) {
-      const cells = fakeCellsOf(table, victimRow);
-      const values = rowValues(table, { picks: [], cells }, {
-        tenantId: world.tenants[0]!,
-        ordinal: nextOrdinal(),
-        bases: run.bases,
-        parent: (fk) => parentRowOf(world, table, victimRow, fk),
-      });
-      insertStatement = insertSql(table, 1, false);
-      insertedSent = probe(run, context, insertStatement, values);
-    }
-    judges.push(async () => {
-      const scan = await scanSent;
-      const seen = scan.ok ? foreignRows(world, scan.rows, allowed, equal) : [];
-      const update = updateSent ? await updateSent : null;
-      const written = update?.ok && update.rowCount > allowed.size ? [...Array(update.rowCount - allowed.size).keys()].map(String) : [];
-      const inserted = insertedSent ? (await insertedSent).ok : false;
-      if (seen.length === 0 && written.length === 0 && !inserted) return;
-      const statement = seen.length > 0 ? scanSql : written.length > 0 ? updateSql! : insertStatement;
-      record(run, id, {
-        table,
-        victim: seen[0] ? ownerOf(world, seen[0]) : world.tenants[0],
-        // Pastes into psql as printed: the setting's value is a literal, never a quoted identifier.
-        statement: run.target.context
-          ? `${enterTenantSql(run.target, context)};\n${statement}`
-          : `${value === null ? '-- tenant setting not set' : `${setSettingSql(run.target.tenantSetting, value)}`};\n${statement}`,
-        observed: { context: value, rowsSeen: seen.length, rowsUpdated: written.length, insertedForAnotherTenant: inserted },
-        expected: { rowsSeen: 0, rowsUpdated: 0, insertedForAnotherTenant: false },
-        vars: { tenantColumn: tenantCol ?? 'the tenant' },
-        hinted: true,
-    });
-    });
-  }
-}
-
-const equalityCache = new Map<string, number[]>();
-
-/**
- * For each context value: the world tenants equal to it under the tenant column's type
- * (PostgreSQL decides). One rolled-back savepoint per value (a value may not even cast), all sent
- * at once.
- */
-async function contextEqualities(run: ProbeRun): Promise<Map<string, number[]>> {
-  const { world } = run;
-  const idType = world.plan.tenantIdType;
-  const tenants = `array[${world.tenants.map(quoteLiteral).join(', ')}]::text[]`;
-  const pending: [string, Promise<number[]>][] = [];
-  for (const { value } of contextValues(world.tenants)) {
-    if (value === null) continue;
-    const cacheKey = JSON.stringify([value, idType, world.tenants]);
-    const cached = equalityCache.get(cacheKey);
-    if (cached) {
-      pending.push([value, Promise.resolve(cached)]);
-      continue;
-    }
-    const sql = `select array_agg(u.i - 1)::int[] as i from unnest(${tenants}) with ordinality u(t, i) where u.t::${idType} = ${quoteLiteral(value)}::${idType}`;
-    const sent = run.session.probe<{ i: number[] | null }>('', sql).then((outcome) => {
-      const result = outcome.ok ? (outcome.rows[0]?.i ?? []) : [];
-      if (equalityCache.size > 1_000) equalityCache.clear();
-      equalityCache.set(cacheKey, result);
-      return result;
-    });
-    pending.push([value, sent]);
-  }
-  const equalities = new Map<string, number[]>();
-  for (const [value, sent] of pending) equalities.set(value, await sent);
-  return equalities;
 }
 
 /**
@@ -600,7 +506,7 @@ async function probeNonInterference(run: ProbeRun, a: number): Promise<void> {
       if (!r.ok) continue;
       const now = resultFingerprint(r.rows);
       if (now === was) continue;
-      record(run, o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function', {
+      record(run, tableChecks, o.kind === 'view' ? 'probe-aggregate-view' : 'probe-aggregate-function', {
         table: o.label,
         acting,
         victim: world.tenants.find((_, i) => i !== a),
@@ -625,7 +531,7 @@ function probeBlindWrites(run: ProbeRun, table: TablePlan, a: number, ownRow: St
       const outcome = await sent;
       if (!outcome.ok || outcome.rowCount <= ownCount) return;
       const counted = verb === 'DELETE' ? 'rowsDeleted' : 'rowsUpdated';
-      record(run, verb === 'DELETE' ? 'probe-write-delete-foreign' : 'probe-write-update-foreign', {
+      record(run, tableChecks, verb === 'DELETE' ? 'probe-write-delete-foreign' : 'probe-write-update-foreign', {
         table,
         acting,
         victim: world.tenants[(a + 1) % world.tenants.length],
@@ -664,7 +570,7 @@ function probeJoins(run: ProbeRun, table: TablePlan, a: number, judges: Judge[])
       const crossing = joined.rows.filter((r) => !ownChild.has(r.tp_child) || !ownParent.has(r.tp_parent));
       if (crossing.length === 0) return;
       const first = crossing[0]!;
-      record(run, 'probe-read-join', {
+      record(run, tableChecks, 'probe-read-join', {
         table,
         acting,
         victim: ownerOf(world, ownChild.has(first.tp_child) ? first.tp_parent : first.tp_child),

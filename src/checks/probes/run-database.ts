@@ -5,7 +5,7 @@
  *   must not log in to the victim's database; shared databases it logs in to must show it no
  *   other tenant's rows and let it write nothing; it must not SET ROLE into another tenant's role,
  *   nor read another tenant's database through a foreign table;
- * - cross-database reach: dblink / postgres_fdw must not be usable by the acting role;
+ * - cross-database reach (reach-database.ts): dblink / postgres_fdw must not be usable by the acting role;
  * - read/write: inside the victim's database (rows generated there, rolled back), the acting role
  *   must see and change nothing.
  * Each tenant database gets its own connection and rolled-back transaction per world.
@@ -22,9 +22,10 @@ import { readCounterBases, writeWorld, type CounterBases } from '../../world/wri
 import { guardRunTransaction, lockGuarded, preflight, ProbeCoverage, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
-import { probeDatabaseReach } from './reach-database.ts';
-import type { Observation, ProbeRun } from './rls.ts';
-import { probeFinding, type ProbeObservation } from './registry.ts';
+import { probeCrossDatabaseReach, probeDatabaseReach } from './reach-database.ts';
+import type { Observation } from './define.ts';
+import type { ProbeRun } from './probe-run.ts';
+import type { ProbeObservation } from './registry.ts';
 import { ProbeSession } from './session.ts';
 
 interface TenantDatabase {
@@ -82,31 +83,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
       stats,
       clientOf: (name) => clients.get(name),
     });
-    for (const a of dbs) {
-      const role = tenantRoleFor(target, a.name);
-      const client = clients.get(a.name)!;
-      stats.probes += 1;
-      const reach = await client.query<{ name: string }>(
-        `select p.oid::regprocedure::text as name from pg_proc p join pg_extension e on e.oid = (select refobjid from pg_depend d where d.objid = p.oid and d.deptype = 'e' limit 1)
-          where e.extname in ('dblink', 'postgres_fdw') and p.proname in ('dblink', 'dblink_exec', 'dblink_connect', 'postgres_fdw_handler')
-            and has_function_privilege($1, p.oid, 'EXECUTE')
-         union all
-         select 'foreign server ' || s.srvname from pg_foreign_server s where has_server_privilege($1, s.oid, 'USAGE')`,
-        [role],
-      );
-      if (reach.rows.length > 0) {
-        observe(
-          probeFinding('probe-database-cross-reach', {
-            object: a.name,
-            actingTenant: a.name,
-            statement: 'dblink / postgres_fdw functions and foreign servers usable by the tenant role',
-            observed: reach.rows.map((r) => r.name),
-            expected: [],
-            vars: { actingRole: role },
-          }),
-        );
-      }
-    }
+    await probeCrossDatabaseReach({ target, dbs, observe, stats }, (name) => clients.get(name)!);
 
     const rows = dbs.map((d) =>
       fc.record({

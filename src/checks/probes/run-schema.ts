@@ -14,8 +14,24 @@ import { checkProperty, lockGuarded, planLearningReferences, preflight, type Ver
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import { ReachLedger, runSchemaReachProbes } from './reach.ts';
-import type { ProbeRun } from './rls.ts';
-import { probeFinding } from './registry.ts';
+import { defineProbeChecks } from './define.ts';
+import type { ProbeRun } from './probe-run.ts';
+
+/** The check of the unqualified-name probe below (the qualified ones are foreign-access.ts's). */
+export const unqualifiedChecks = defineProbeChecks({
+  'probe-schema-read-unqualified': {
+    title: "An unqualified table name reads rows outside the tenant's schema",
+    finding: "Unqualified {name} in tenant {acting}'s context reads rows outside its schema",
+    severity: 'critical',
+    leakClass: 'read',
+    leak: true,
+    cwe: 'CWE-863',
+    models: ['schema'],
+    description:
+      "As each tenant, with its search_path, scan each of its own tables by unqualified name: every row must come from that table itself (not from another schema's table of the same name, nor from tables inheriting from it).",
+    remediation: `Unqualified names in tenant {acting}'s context must resolve to its own schema's table alone: set search_path to the tenant's schema only, and let no other schema's table inherit from (or be a partition of) {object}.`,
+  },
+});
 
 /** All probes of one world for the schema model. */
 async function runSchemaProbes(run: ProbeRun): Promise<void> {
@@ -67,7 +83,7 @@ async function runSchemaProbes(run: ProbeRun): Promise<void> {
       const elsewhere = scan.ok ? scan.rows.filter((r) => !r.tp_key.startsWith(`${table.relation.oid}:`)) : [];
       if (elsewhere.length > 0) {
         run.observe(
-          probeFinding('probe-schema-read-unqualified', {
+          unqualifiedChecks.finding('probe-schema-read-unqualified', {
             object: table.label,
             actingTenant: acting,
             statement: sql,

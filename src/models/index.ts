@@ -3,8 +3,10 @@
  * target/types.ts (the type and `isolationModelNames`, which the CLI's --model and the config take),
  * its module models/<name>.ts implementing IsolationModel, this registry, its runner's entry in
  * checks/probes/runners.ts, and the runner itself (checks/probes/run-<name>.ts: plan worlds, act as
- * each tenant through `enterTenantSql`). Probes it shares with other models list it in their
- * `models` (checks/probes/registry.ts); a probe of its own is one more file plus its corpus case.
+ * each tenant through `enterTenantSql`, and give the one property loop, `runProperty` in
+ * checks/probes/engine.ts, a spec: how a world is drawn, written and probed). Probes it shares with
+ * other models list it in their `models` (checks/probes/registry.ts); a probe of its own is one
+ * more file plus its corpus case.
  */
 import type { TenantContext } from '../target/context.ts';
 import type { IsolationModelName, TargetConfig } from '../target/types.ts';

@@ -3,8 +3,8 @@
  * world inside a transaction that is rolled back, run every probe as every generated tenant, and
  * compare with the oracle. A run with any mismatch fails the property; fast-check then shrinks
  * the world, and each finding keeps the evidence of the smallest world that still showed it.
- * `runProperty` is that loop; each model gives it a spec (its world, how one is written and
- * probed): `checkProperty` is the spec of the rls and schema models.
+ * `runProperty` is that loop for every model; each model gives it a spec (its world, how one is
+ * written and probed): `checkProperty` for rls and schema, run-database.ts for databases.
  */
 import fc from 'fast-check';
 import pg from 'pg';
@@ -286,8 +286,8 @@ export async function guardRunTransaction(tx: Queryable, options: VerifyOptions)
   ]);
 }
 
-/** What every model's property loop ends with: the error that stopped it, or the result. */
-export interface PropertyOutcome {
+/** What the property loop ends with: the error that stopped it, or the result. */
+interface PropertyOutcome {
   readonly model: TargetConfig['model'];
   /** What fast-check reports of the run (only these fields are read). */
   readonly details: { readonly failed: boolean; readonly seed: number; readonly counterexamplePath: string | null; readonly numSkips?: number };
@@ -301,8 +301,8 @@ export interface PropertyOutcome {
   readonly counterexample: unknown;
   readonly coverage: ProbeCoverage;
   /** Scans that should have shown the acting principal's own rows, and those that did (rls probes). */
-  readonly ownRows?: { readonly expected: number; readonly seen: number };
-  readonly sampling?: Sampling | null;
+  readonly ownRows: { readonly expected: number; readonly seen: number };
+  readonly sampling: Sampling | null;
 }
 
 /** The one-line error for what stopped a verification (a lock wait says so). */
@@ -313,7 +313,7 @@ export function stopReason(error: unknown, options: VerifyOptions): CannotRunErr
 }
 
 /** Turns the end of a property loop into a VerifyResult, or into the one-line error that stopped it. */
-export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions): VerifyResult {
+function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions): VerifyResult {
   const { harnessError, details } = outcome;
   if (harnessError) throw stopReason(harnessError, options);
   const path = details.failed ? details.counterexamplePath : null;
@@ -338,9 +338,9 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
     skippedTables: outcome.coverage.skippedTables(findings),
     probesNotActed: outcome.coverage.probesNotActed(findings),
     gaveUp,
-    sampling: outcome.sampling ?? null,
+    sampling: outcome.sampling,
     contextAdmittedNothing:
-      outcome.ownRows && outcome.ownRows.expected > 0 && outcome.ownRows.seen === 0
+      outcome.ownRows.expected > 0 && outcome.ownRows.seen === 0
         ? `in ${outcome.ownRows.expected} scans of tables holding the acting tenant's own rows, the tenant context showed none of them: it is not a context that admits a tenant to its data (wrong role or setting?), so seeing no other tenant's rows proves nothing`
         : null,
   };

@@ -3,6 +3,8 @@
  * world inside a transaction that is rolled back, run every probe as every generated tenant, and
  * compare with the oracle. A run with any mismatch fails the property; fast-check then shrinks
  * the world, and each finding keeps the evidence of the smallest world that still showed it.
+ * `runProperty` is that loop for every model; each model gives it a spec (its world, how one is
+ * written and probed): `checkProperty` for rls and schema, run-database.ts for databases.
  */
 import fc from 'fast-check';
 import pg from 'pg';
@@ -22,7 +24,7 @@ import { ProbeSession } from './session.ts';
 import { tablesForRun, type DefinitionClass } from '../../catalog/definition-classes.ts';
 import type { Observation } from './define.ts';
 import type { ProbeCatalog, ProbeRun } from './probe-run.ts';
-import type { ProbeId } from './registry.ts';
+import type { ProbeId, ProbeObservation } from './registry.ts';
 
 export interface VerifyOptions {
   /** Property runs (worlds generated), before shrinking. */
@@ -285,8 +287,8 @@ export async function guardRunTransaction(tx: Queryable, options: VerifyOptions)
   ]);
 }
 
-/** What every model's property loop ends with: the error that stopped it, or the result. */
-export interface PropertyOutcome {
+/** What the property loop ends with: the error that stopped it, or the result. */
+interface PropertyOutcome {
   readonly model: TargetConfig['model'];
   /** What fast-check reports of the run (only these fields are read). */
   readonly details: { readonly failed: boolean; readonly seed: number; readonly counterexamplePath: string | null; readonly numSkips?: number };
@@ -300,8 +302,8 @@ export interface PropertyOutcome {
   readonly counterexample: unknown;
   readonly coverage: ProbeCoverage;
   /** Scans that should have shown the acting principal's own rows, and those that did (rls probes). */
-  readonly ownRows?: { readonly expected: number; readonly seen: number };
-  readonly sampling?: Sampling | null;
+  readonly ownRows: { readonly expected: number; readonly seen: number };
+  readonly sampling: Sampling | null;
 }
 
 /** The one-line error for what stopped a verification (a lock wait says so). */
@@ -312,7 +314,7 @@ export function stopReason(error: unknown, options: VerifyOptions): CannotRunErr
 }
 
 /** Turns the end of a property loop into a VerifyResult, or into the one-line error that stopped it. */
-export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions): VerifyResult {
+function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions): VerifyResult {
   const { harnessError, details } = outcome;
   if (harnessError) throw stopReason(harnessError, options);
   const path = details.failed ? details.counterexamplePath : null;
@@ -337,9 +339,9 @@ export function verifyResultOf(outcome: PropertyOutcome, options: VerifyOptions)
     skippedTables: outcome.coverage.skippedTables(findings),
     probesNotActed: outcome.coverage.probesNotActed(findings),
     gaveUp,
-    sampling: outcome.sampling ?? null,
+    sampling: outcome.sampling,
     contextAdmittedNothing:
-      outcome.ownRows && outcome.ownRows.expected > 0 && outcome.ownRows.seen === 0
+      outcome.ownRows.expected > 0 && outcome.ownRows.seen === 0
         ? `in ${outcome.ownRows.expected} scans of tables holding the acting tenant's own rows, the tenant context showed none of them: it is not a context that admits a tenant to its data (wrong role or setting?), so seeing no other tenant's rows proves nothing`
         : null,
   };
@@ -447,80 +449,111 @@ export const tablesPerClass = 2;
  */
 export const contextProbeWorlds = 3;
 
-/** Runs the world property with fast-check and turns failures into findings. */
-export async function checkProperty(ctx: PropertyContext, options: VerifyOptions, tables: readonly string[]): Promise<VerifyResult> {
+/** The counts every probe adds to (`ProbeRun.stats`), for one whole property. */
+export interface PropertyStats {
+  probes: number;
+  foreignRowsSeenByProbes: number;
+  ownRowsExpected: number;
+  ownRowsSeen: number;
+}
+
+/** Where probes report: what they observed, what they could not act on, what they counted. */
+export interface ProbeReport {
+  readonly observe: (o: ProbeObservation) => void;
+  readonly couldNotAct: (object: string, checkId: ProbeId, reason: string) => void;
+  readonly stats: PropertyStats;
+}
+
+/** One world as `runProperty` hands it to its model: observations made here fail the world. */
+export interface WorldRun extends ProbeReport {
+  /** Which world this is among those executed, from 1 (shrinking included). */
+  readonly run: number;
+  /** A world has failed, so fast-check is shrinking: the model probes everything in this world. */
+  readonly shrinking: boolean;
+}
+
+/** What one world wrote and probed, as its model reports it. */
+export interface WorldOutcome {
+  /** Tables the world could not fill, and why (in the order met). */
+  readonly skipped: Iterable<readonly [table: string, reason: string]>;
+  /** Tables the world probed. */
+  readonly probed: Iterable<string>;
+  /** How many foreign rows the probes must have seen for the world to prove something (every acting tenant met rows to leak). */
+  readonly foreignRowsNeeded: number;
+}
+
+/** A model's property: its worlds, and how one world is written and probed. */
+export interface PropertySpec<W> {
+  readonly model: TargetConfig['model'];
+  readonly arbitrary: fc.Arbitrary<W>;
+  /** Worlds that may run (default: all); fast-check draws another for the others (`fc.pre`, at most 20 skips a run). */
+  readonly accept?: (world: W) => boolean;
+  /** Probes that no world changes, run once before the first world; what they observe is kept as it is. */
+  readonly beforeWorlds?: (report: ProbeReport) => Promise<void>;
+  /**
+   * Writes `world` in transaction(s) it rolls back, runs the probes on it and reports what it
+   * probed. Anything it throws stops the verification (`stopReason`).
+   */
+  readonly runWorld: (world: W, run: WorldRun) => Promise<WorldOutcome>;
+  /** The smallest failing world as the result shows it (`counterexample`). */
+  readonly summarize: (world: W) => unknown;
+  /** Observations with one key are one finding, the last observed kept (default `checkId|object`). */
+  readonly findingKey?: (o: Observation) => string;
+  /** How the worlds divided tables that share a definition, read after the last world (rls). */
+  readonly sampling?: (coverage: ProbeCoverage) => Sampling;
+}
+
+/**
+ * The property loop of every model: fast-check draws `options.runs` worlds (`spec.arbitrary`), a
+ * world with any observation fails the property, and fast-check shrinks it within
+ * `options.shrinkBudget` runs; each finding keeps the evidence of the smallest world that showed it.
+ */
+export async function runProperty<W>(spec: PropertySpec<W>, options: VerifyOptions, tables: readonly string[]): Promise<VerifyResult> {
   const started = Date.now();
   const evidence = new Map<string, Observation>();
+  const keyOf = spec.findingKey ?? ((o: Observation) => `${o.checkId}|${o.object}`);
   let harnessError: unknown = null;
   let runsExecuted = 0;
   let runsWithForeignRows = 0;
-  let lastFailing: World | null = null;
+  let lastFailing: { world: W } | null = null;
   const coverage = new ProbeCoverage();
-  const stats = { probes: 0, foreignRowsSeenByProbes: 0, ownRowsExpected: 0, ownRowsSeen: 0 };
+  const stats: PropertyStats = { probes: 0, foreignRowsSeenByProbes: 0, ownRowsExpected: 0, ownRowsSeen: 0 };
+  const couldNotAct = (object: string, checkId: ProbeId, reason: string) => coverage.probeCouldNotAct(object, checkId, reason);
   const progress = (phase: VerifyProgress['phase']) =>
     options.onProgress?.({ phase, tables, run: runsExecuted, runs: options.runs, probes: stats.probes, findings: evidence.size, elapsedMs: Date.now() - started });
 
-  // Sampling only pays where some class has more members than a world probes.
-  const sampled = !options.exhaustive && ctx.definitionClasses?.some((c) => c.members.length > tablesPerClass) ? ctx.definitionClasses : null;
-  let fullRuns = 0;
+  await spec.beforeWorlds?.({ observe: (o) => evidence.set(keyOf(o), o), couldNotAct, stats });
   const shrinkBudget = options.shrinkBudget ?? 15;
   let failures = 0;
   let runsAfterFirstFailure = 0;
-  const property = fc.asyncProperty(ctx.arbitrary ?? worldArbitrary(ctx.plan, options.world), async (world) => {
+  const property = fc.asyncProperty(spec.arbitrary, async (world) => {
     if (harnessError) return true;
     // Shrinking budget: past it, remaining candidates are declared passing without running, so
     // fast-check stops at the smallest world that really failed (whose evidence we keep).
     if (failures > 0 && ++runsAfterFirstFailure > shrinkBudget) return true;
-    fc.pre(world.tenants.every((t) => !ctx.existingTenants.has(t.toLowerCase())));
+    if (spec.accept) fc.pre(spec.accept(world));
     runsExecuted += 1;
     const observed: Observation[] = [];
+    const foreignRowsBefore = stats.foreignRowsSeenByProbes;
+    let outcome: WorldOutcome;
     try {
-      await withTransaction(
-        ctx.q,
-        async (tx) => {
-          await guardRunTransaction(tx, options);
-          // The first world and every world while shrinking probe every table; the others one class member or two.
-          const full = runsExecuted === 1 || failures > 0;
-          if (full) fullRuns += 1;
-          const chosen = sampled ? tablesForRun(sampled, runsExecuted, tablesPerClass, full) : null;
-          const stored = await ctx.write(tx, world, chosen ?? undefined);
-          const probedBefore = stats.foreignRowsSeenByProbes;
-          for (const [table, reason] of stored.skipped) coverage.tableSkipped(table, reason);
-          const probed = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label) && (!chosen || chosen.has(t.label)));
-          for (const t of probed) coverage.tableProbed(t.label);
-          const scopedTables = probed.length;
-          if (scopedTables === 0) throw new CannotRunError(`no tenant-scoped table could be filled with generated rows: ${[...stored.skipped.values()][0] ?? 'unknown reason'}`);
-          const session = new ProbeSession(tx);
-          await ctx.runProbes({
-            tx: session,
-            session,
-            target: ctx.target,
-            world: stored,
-            bases: ctx.bases,
-            catalog: ctx.catalog,
-            observe: (o) => observed.push(o),
-            couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
-            stats,
-            contextProbes: runsExecuted <= contextProbeWorlds || failures > 0,
-            ...(chosen ? { probeTables: chosen } : {}),
-          });
-          await session.flush();
-          // A run only proves something if every acting tenant had foreign rows to leak.
-          if (stats.foreignRowsSeenByProbes - probedBefore >= ctx.foreignRowsNeeded(world.tenants.length, scopedTables)) runsWithForeignRows += 1;
-        },
-        'rollback',
-      );
+      outcome = await spec.runWorld(world, { run: runsExecuted, shrinking: failures > 0, observe: (o) => observed.push(o), couldNotAct, stats });
     } catch (error) {
       harnessError = error;
-      return true;
-    } finally {
       progress('run');
+      return true;
     }
-    if (observed.length === 0) return true;
-    failures += 1;
-    lastFailing = world;
-    for (const o of observed) evidence.set(`${o.checkId}|${o.object}`, o);
-    return false;
+    for (const [table, reason] of outcome.skipped) coverage.tableSkipped(table, reason);
+    for (const table of outcome.probed) coverage.tableProbed(table);
+    // A run only proves something if every acting tenant had foreign rows to leak.
+    if (stats.foreignRowsSeenByProbes - foreignRowsBefore >= outcome.foreignRowsNeeded) runsWithForeignRows += 1;
+    if (observed.length > 0) {
+      failures += 1;
+      lastFailing = { world };
+      for (const o of observed) evidence.set(keyOf(o), o);
+    }
+    progress('run');
+    return observed.length === 0;
   });
 
   const details = await fc.check(property, {
@@ -529,10 +562,10 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
     ...(options.path !== undefined ? { path: options.path } : {}),
     maxSkipsPerRun: 20,
   });
-  const failing = lastFailing as World | null;
+  const failing = lastFailing as { world: W } | null;
   const result = verifyResultOf(
     {
-      model: ctx.target.model,
+      model: spec.model,
       details,
       harnessError,
       observations: evidence.values(),
@@ -541,24 +574,75 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
       probes: stats.probes,
       tables,
       started,
-      counterexample: failing ? summarizeWorld(ctx.plan, failing) : null,
+      counterexample: failing ? spec.summarize(failing.world) : null,
       coverage,
       ownRows: { expected: stats.ownRowsExpected, seen: stats.ownRowsSeen },
-      sampling: sampled
-        ? {
-            tables: tables.length,
-            classes: sampled.length,
-            sharedClasses: sampled.filter((c) => c.members.length > tablesPerClass).length,
-            tablesPerClass,
-            fullRuns,
-            leastRuns: coverage.leastProbed(sampled.flatMap((c) => c.members)),
-          }
-        : null,
+      sampling: spec.sampling?.(coverage) ?? null,
     },
     options,
   );
   progress('done');
   return result;
+}
+
+/** Runs the world property of the rls and schema models: one world, one rolled-back transaction. */
+export async function checkProperty(ctx: PropertyContext, options: VerifyOptions, tables: readonly string[]): Promise<VerifyResult> {
+  // Sampling only pays where some class has more members than a world probes.
+  const sampled = !options.exhaustive && ctx.definitionClasses?.some((c) => c.members.length > tablesPerClass) ? ctx.definitionClasses : null;
+  let fullRuns = 0;
+  return runProperty<World>(
+    {
+      model: ctx.target.model,
+      arbitrary: ctx.arbitrary ?? worldArbitrary(ctx.plan, options.world),
+      accept: (world) => world.tenants.every((t) => !ctx.existingTenants.has(t.toLowerCase())),
+      runWorld: (world, run) =>
+        withTransaction(
+          ctx.q,
+          async (tx) => {
+            await guardRunTransaction(tx, options);
+            // The first world and every world while shrinking probe every table; the others one class member or two.
+            const full = run.run === 1 || run.shrinking;
+            if (full) fullRuns += 1;
+            const chosen = sampled ? tablesForRun(sampled, run.run, tablesPerClass, full) : null;
+            const stored = await ctx.write(tx, world, chosen ?? undefined);
+            const probed = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label) && (!chosen || chosen.has(t.label)));
+            if (probed.length === 0) throw new CannotRunError(`no tenant-scoped table could be filled with generated rows: ${[...stored.skipped.values()][0] ?? 'unknown reason'}`);
+            const session = new ProbeSession(tx);
+            await ctx.runProbes({
+              tx: session,
+              session,
+              target: ctx.target,
+              world: stored,
+              bases: ctx.bases,
+              catalog: ctx.catalog,
+              observe: run.observe,
+              couldNotAct: run.couldNotAct,
+              stats: run.stats,
+              contextProbes: run.run <= contextProbeWorlds || run.shrinking,
+              ...(chosen ? { probeTables: chosen } : {}),
+            });
+            await session.flush();
+            return { skipped: stored.skipped, probed: probed.map((t) => t.label), foreignRowsNeeded: ctx.foreignRowsNeeded(world.tenants.length, probed.length) };
+          },
+          'rollback',
+        ),
+      summarize: (world) => summarizeWorld(ctx.plan, world),
+      ...(sampled
+        ? {
+            sampling: (coverage: ProbeCoverage) => ({
+              tables: tables.length,
+              classes: sampled.length,
+              sharedClasses: sampled.filter((c) => c.members.length > tablesPerClass).length,
+              tablesPerClass,
+              fullRuns,
+              leastRuns: coverage.leastProbed(sampled.flatMap((c) => c.members)),
+            }),
+          }
+        : {}),
+    },
+    options,
+    tables,
+  );
 }
 
 function summarizeWorld(plan: WorldPlan, world: World) {

@@ -5,7 +5,7 @@
  *   must not log in to the victim's database; shared databases it logs in to must show it no
  *   other tenant's rows and let it write nothing; it must not SET ROLE into another tenant's role,
  *   nor read another tenant's database through a foreign table;
- * - cross-database reach (reach-database.ts): dblink / postgres_fdw must not be usable by the acting role;
+ * - cross-database reach: dblink / postgres_fdw must not be usable by the acting role;
  * - read/write: inside the victim's database (rows generated there, rolled back), the acting role
  *   must see and change nothing.
  * Each tenant database gets its own connection and rolled-back transaction per world.
@@ -19,13 +19,11 @@ import type { TargetConfig } from '../../target/types.ts';
 import { maxTenants, rowArbitrary, tenantIdsArbitrary, type RowSpec } from '../../world/arbitraries.ts';
 import type { WorldPlan } from '../../world/plan.ts';
 import { readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
-import { guardRunTransaction, lockGuarded, preflight, ProbeCoverage, verifyResultOf, type VerifyOptions, type VerifyResult } from './engine.ts';
+import { guardRunTransaction, lockGuarded, preflight, runProperty, type ProbeReport, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
 import { probeCrossDatabaseReach, probeDatabaseReach } from './reach-database.ts';
-import type { Observation } from './define.ts';
 import type { ProbeRun } from './probe-run.ts';
-import type { ProbeObservation } from './registry.ts';
 import { ProbeSession } from './session.ts';
 
 interface TenantDatabase {
@@ -35,10 +33,14 @@ interface TenantDatabase {
   readonly bases: CounterBases;
 }
 
+/** A world of the database model: the chosen tenants (indices into the tenant databases) and, for every database, its tenant id and rows per table. */
+interface DatabaseWorld {
+  readonly tenants: readonly number[];
+  readonly rows: readonly { readonly tenantIds: readonly string[]; readonly tables: readonly (readonly RowSpec[])[] }[];
+}
 
 /** Verifies a database-model target. */
 export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, options: VerifyOptions): Promise<VerifyResult> {
-  const started = Date.now();
   const names = await databaseModel.discoverTenantUnits(q, target);
   await preflight(q, target, databaseModel, names);
   const dbs: TenantDatabase[] = [];
@@ -52,16 +54,21 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
   options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
 
   const clients = new Map<string, pg.Client>();
-  const findings = new Map<string, Observation>();
-  const stats = { probes: 0, foreignRowsSeenByProbes: 0 };
-  let runsExecuted = 0;
-  let runsWithForeignRows = 0;
-  let harnessError: unknown = null;
-  const coverage = new ProbeCoverage();
-  let leaksThisRun = 0;
-  const observe = (o: ProbeObservation) => {
-    if (o.leak) leaksThisRun += 1;
-    findings.set(`${o.checkId}|${o.object}|${o.actingTenant}`, o);
+  // Logins, role memberships and foreign tables reach across databases the same in every world
+  // (another database never sees a world's uncommitted rows): probed once, for real.
+  const probeOnce = async ({ observe, couldNotAct, stats }: ProbeReport) => {
+    const reach = await introspectReach(q, dbs.map((d) => tenantRoleFor(target, d.name)));
+    await probeDatabaseReach({
+      q,
+      target,
+      dbs,
+      reach,
+      observe,
+      couldNotAct,
+      stats,
+      clientOf: (name) => clients.get(name),
+    });
+    await probeCrossDatabaseReach({ target, dbs, observe, stats }, (name) => clients.get(name)!);
   };
   try {
     for (const d of dbs) {
@@ -70,120 +77,91 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
       await c.connect();
       clients.set(d.name, c);
     }
-    // Logins, role memberships and foreign tables reach across databases the same in every world
-    // (another database never sees a world's uncommitted rows): probed once, for real.
-    const reach = await introspectReach(q, dbs.map((d) => tenantRoleFor(target, d.name)));
-    await probeDatabaseReach({
-      q,
-      target,
-      dbs,
-      reach,
-      observe,
-      couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
-      stats,
-      clientOf: (name) => clients.get(name),
-    });
-    await probeCrossDatabaseReach({ target, dbs, observe, stats }, (name) => clients.get(name)!);
-
-    const rows = dbs.map((d) =>
-      fc.record({
-        tenantIds: tenantIdsArbitrary(d.plan, { minTenants: 1, maxTenants: 1 }),
-        tables: fc.tuple(
-          ...d.plan.tables.map((t) =>
-            fc.array(rowArbitrary(t), t.role === 'global' ? { minLength: 2, maxLength: 4 } : t.role === 'tenants' ? { minLength: 1, maxLength: 1 } : { minLength: 1, maxLength: 3 }),
-          ),
-        ),
-      }),
-    );
-    const arbitrary = fc.record({
+    // A world: the chosen tenants (indices into dbs, at least two) and rows for every database.
+    const arbitrary: fc.Arbitrary<DatabaseWorld> = fc.record({
       tenants: fc.uniqueArray(fc.nat(dbs.length - 1), { minLength: 2, maxLength: Math.min(maxTenants, dbs.length) }),
-      rows: fc.tuple(...rows),
+      rows: fc.tuple(
+        ...dbs.map((d) =>
+          fc.record({
+            tenantIds: tenantIdsArbitrary(d.plan, { minTenants: 1, maxTenants: 1 }),
+            tables: fc.tuple(
+              ...d.plan.tables.map((t) =>
+                fc.array(rowArbitrary(t), t.role === 'global' ? { minLength: 2, maxLength: 4 } : t.role === 'tenants' ? { minLength: 1, maxLength: 1 } : { minLength: 1, maxLength: 3 }),
+              ),
+            ),
+          }),
+        ),
+      ),
     });
-    let failures = 0;
-    let afterFailure = 0;
-    const property = fc.asyncProperty(arbitrary, async ({ tenants, rows: worldRows }) => {
-      if (harnessError) return true;
-      if (failures > 0 && ++afterFailure > (options.shrinkBudget ?? 15)) return true;
-      runsExecuted += 1;
-      leaksThisRun = 0;
-      const beforeSeen = stats.foreignRowsSeenByProbes;
-      try {
-        for (const v of tenants) {
-          const victim = dbs[v]!;
-          const client = clients.get(victim.name)!;
-          await withTransaction(
-            client,
-            async (tx) => {
-              await guardRunTransaction(tx, options);
-              const drawn = worldRows[v] as unknown as { tenantIds: string[]; tables: RowSpec[][] };
-              const world = { tenants: [victim.name], tenantIds: drawn.tenantIds, rows: victim.plan.tables.map((_, i) => [drawn.tables[i] ?? []]) };
-              const stored = await writeWorld(tx, target, victim.plan, world, victim.bases);
-              const session = new ProbeSession(tx);
-              const run: ProbeRun = {
-                tx: session,
-                session,
-                target,
-                world: stored,
-                bases: victim.bases,
-                catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true, causes: new Map() },
-                observe,
-                couldNotAct: (object, checkId, reason) => coverage.probeCouldNotAct(object, checkId, reason),
-                stats,
-              };
-              const probed = victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
-              for (const [label, reason] of stored.skipped) coverage.tableSkipped(`${victim.name}:${label}`, reason);
-              for (const table of probed) coverage.tableProbed(`${victim.name}:${table.label}`);
-              for (const a of tenants) {
-                if (a === v) continue;
-                const acting = dbs[a]!.name;
-                for (const table of probed) {
-                  await probeForeignTable(
-                    run,
-                    {
-                      context: { kind: 'tenant', tenant: acting },
-                      acting,
-                      victim: victim.name,
-                      victimIndex: 0,
-                      model: 'database',
-                      object: (t) => `${victim.name}:${t.label}`,
-                      remediation: (t) => ({ actingRole: tenantRoleFor(target, acting), victimRole: tenantRoleFor(target, victim.name), table: t.label }),
-                    },
-                    table,
-                  );
-                }
-              }
-              await session.flush();
-            },
-            'rollback',
-          );
-        }
-      } catch (error) {
-        harnessError = error;
-        return true;
-      } finally {
-        options.onProgress?.({ phase: 'run', tables, run: runsExecuted, runs: options.runs, probes: stats.probes, findings: findings.size, elapsedMs: Date.now() - started });
-      }
-      if (stats.foreignRowsSeenByProbes - beforeSeen >= tenants.length * (tenants.length - 1)) runsWithForeignRows += 1;
-      if (leaksThisRun === 0) return true;
-      failures += 1;
-      return false;
-    });
-    const details = await fc.check(property, { numRuns: options.runs, ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.path ? { path: options.path } : {}) });
-    return verifyResultOf(
+    return await runProperty<DatabaseWorld>(
       {
         model: 'database',
-        details,
-        harnessError,
-        observations: findings.values(),
-        runsExecuted,
-        runsWithForeignRows,
-        probes: stats.probes,
-        tables,
-        started,
-        counterexample: null,
-        coverage,
+        arbitrary,
+        beforeWorlds: probeOnce,
+        // Each victim database in its own transaction, rolled back: every other chosen tenant acts in it.
+        runWorld: async ({ tenants, rows }, run) => {
+          const skipped: [string, string][] = [];
+          const probedTables: string[] = [];
+          for (const v of tenants) {
+            const victim = dbs[v]!;
+            await withTransaction(
+              clients.get(victim.name)!,
+              async (tx) => {
+                await guardRunTransaction(tx, options);
+                const drawn = rows[v]!;
+                const world = { tenants: [victim.name], tenantIds: drawn.tenantIds, rows: victim.plan.tables.map((_, i) => [drawn.tables[i] ?? []]) };
+                const stored = await writeWorld(tx, target, victim.plan, world, victim.bases);
+                const session = new ProbeSession(tx);
+                const probeRun: ProbeRun = {
+                  tx: session,
+                  session,
+                  target,
+                  world: stored,
+                  bases: victim.bases,
+                  catalog: { views: [], functions: [], hints: new Map(), canDisableTriggers: true, causes: new Map() },
+                  observe: run.observe,
+                  couldNotAct: run.couldNotAct,
+                  stats: run.stats,
+                };
+                const probed = victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
+                for (const [label, reason] of stored.skipped) skipped.push([`${victim.name}:${label}`, reason]);
+                for (const table of probed) probedTables.push(`${victim.name}:${table.label}`);
+                for (const a of tenants) {
+                  if (a === v) continue;
+                  const acting = dbs[a]!.name;
+                  for (const table of probed) {
+                    await probeForeignTable(
+                      probeRun,
+                      {
+                        context: { kind: 'tenant', tenant: acting },
+                        acting,
+                        victim: victim.name,
+                        victimIndex: 0,
+                        model: 'database',
+                        object: (t) => `${victim.name}:${t.label}`,
+                        remediation: (t) => ({ actingRole: tenantRoleFor(target, acting), victimRole: tenantRoleFor(target, victim.name), table: t.label }),
+                      },
+                      table,
+                    );
+                  }
+                }
+                await session.flush();
+              },
+              'rollback',
+            );
+          }
+          // Every acting tenant must have met every other chosen tenant's rows.
+          return { skipped, probed: probedTables, foreignRowsNeeded: tenants.length * (tenants.length - 1) };
+        },
+        summarize: ({ tenants, rows }) => ({
+          tenants: tenants.map((v) => dbs[v]!.name),
+          rowsPerTable: Object.fromEntries(tenants.flatMap((v) => dbs[v]!.plan.tables.map((t, i) => [`${dbs[v]!.name}:${t.label}`, rows[v]?.tables[i]?.length ?? 0]))),
+        }),
+        // One finding per acting tenant: each tenant's reach into a database is its own.
+        findingKey: (o) => `${o.checkId}|${o.object}|${o.actingTenant}`,
       },
       options,
+      tables,
     );
   } finally {
     for (const c of clients.values()) await c.end().catch(() => undefined);

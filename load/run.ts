@@ -196,13 +196,17 @@ async function main(): Promise<number> {
   const summaryDir = `reports/load/${variant}`;
   mkdirSync(summaryDir, { recursive: true });
 
-  await using server = await startPostgres();
-  await using db = await createScratchDatabase(server.adminUrl, 'load');
   // isolation-under-load runs two instances on one Redis (the shared store), when redis-server is installed.
   const needsRedis = vulnerable.includes('shared-store-key-unscoped');
   if (needsRedis && !redisAvailable()) throw new CannotRunError('skipped: redis-server not installed — apt-get install redis-server');
+  // The in-process cache's own flaw (`cache-key-unscoped`) lives only where there is no shared
+  // store: with Redis the instances never use that cache, and the red case could not be caught.
+  const inProcessCache = vulnerable.includes('cache-key-unscoped');
+  if (needsRedis && inProcessCache) throw new CannotRunError('cache-key-unscoped (the in-process cache) and shared-store-key-unscoped (the Redis store) cannot be run together: an app uses one of the two caches');
+  await using server = await startPostgres();
+  await using db = await createScratchDatabase(server.adminUrl, 'load');
   let redis: TestRedis | undefined;
-  if (scenario === 'isolation-under-load' && redisAvailable()) redis = await startRedis();
+  if (scenario === 'isolation-under-load' && redisAvailable() && !inProcessCache) redis = await startRedis();
   const apps: ReferenceApp[] = [];
   try {
     const reportTimeoutMs = 200;

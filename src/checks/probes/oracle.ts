@@ -40,7 +40,33 @@ export function madeByTargetFor(world: StoredWorld, observed: readonly ObservedR
  */
 export function foreignRows(world: StoredWorld, observed: readonly ObservedRow[], allowed: ReadonlySet<string>, allowedTenants: readonly number[]): string[] {
   const ownByTarget = madeByTargetFor(world, observed, allowedTenants);
-  return observed.filter((row) => !allowed.has(row.tp_key) && !ownByTarget.has(row.tp_key)).map((row) => row.tp_key);
+  return inWorldOrder(world, observed.filter((row) => !allowed.has(row.tp_key) && !ownByTarget.has(row.tp_key)).map((row) => row.tp_key));
+}
+
+const writeOrder = new WeakMap<StoredWorld, Map<string, number>>();
+
+/**
+ * Keys in the world's order — by owning tenant, then as written; rows the world did not write
+ * last, by key. Evidence (the victim named, the sample shown) is taken from the first keys, and
+ * must not depend on the order a scan happened to return rows in: that follows the heap's free
+ * space, which autovacuum changes between two runs of the same seed.
+ */
+export function inWorldOrder(world: StoredWorld, keys: readonly string[]): string[] {
+  if (keys.length < 2) return [...keys];
+  let order = writeOrder.get(world);
+  if (!order) {
+    order = new Map([...world.byKey.keys()].map((k, i) => [k, i]));
+    writeOrder.set(world, order);
+  }
+  const rank = (key: string): [number, number] => {
+    const row = world.byKey.get(key);
+    return row ? [row.tenant ?? Number.MAX_SAFE_INTEGER, order.get(key)!] : [Infinity, Infinity];
+  };
+  return [...keys].sort((x, y) => {
+    const [tx, ox] = rank(x);
+    const [ty, oy] = rank(y);
+    return tx - ty || ox - oy || (x < y ? -1 : x > y ? 1 : 0);
+  });
 }
 
 /** Stable text of a result set, for comparing two observations of the same query. */

@@ -13,7 +13,7 @@ import type { TablePlan } from '../../world/plan.ts';
 import { insertRowSql, type UserPrincipal, type WorldPrincipals } from '../../world/principals.ts';
 import { rowKeySql } from '../../world/write.ts';
 import { defineProbeChecks } from './define.ts';
-import { foreignRows, ownerOf, visibleKeys } from './oracle.ts';
+import { foreignRows, inWorldOrder, ownerOf, visibleKeys } from './oracle.ts';
 import { judgeActed, record, type ProbeFor, type ProbeRun } from './probe-run.ts';
 import { tableChecks } from './rls.ts';
 import type { Outcome } from './session.ts';
@@ -211,7 +211,7 @@ function probeNobody(run: ProbeRun, table: TablePlan, p: UserPrincipal, judges: 
     record(run, principalChecks, 'probe-principal-nonmember-read', {
       table,
       acting: p.label,
-      victim: ownerOf(world, scan.rows[0]!.tp_key),
+      victim: ownerOf(world, inWorldOrder(world, scan.rows.map((r) => r.tp_key))[0]!),
       statement: sql,
       observed: { principal: p.user, memberships: 0, rows: scan.rows.length },
       expected: { rows: 0 },

@@ -9,7 +9,7 @@ import { tenantSettingSql } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
 import { defineProbeChecks, type DeclaredProbeCheck, type IdOf } from './define.ts';
-import { foreignRows, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
+import { foreignRows, inWorldOrder, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
 import { as, nextOrdinal, parentRowOf, probe, probeWithoutTriggers, record, rowPredicate, touchColumn, type Judge, type ProbeRun } from './probe-run.ts';
 import { contextEqualities, probeContexts } from './rls-context.ts';
 import { attempt, inRolledBackSavepoint, type Outcome } from './session.ts';
@@ -569,11 +569,12 @@ function probeJoins(run: ProbeRun, table: TablePlan, a: number, judges: Judge[])
       if (!joined.ok) return;
       const crossing = joined.rows.filter((r) => !ownChild.has(r.tp_child) || !ownParent.has(r.tp_parent));
       if (crossing.length === 0) return;
-      const first = crossing[0]!;
+      // The victim: the owner of the first foreign row in the world's order, not the scan's.
+      const [first] = inWorldOrder(world, crossing.map((r) => (ownChild.has(r.tp_child) ? r.tp_parent : r.tp_child)));
       record(run, tableChecks, 'probe-read-join', {
         table,
         acting,
-        victim: ownerOf(world, ownChild.has(first.tp_child) ? first.tp_parent : first.tp_child),
+        victim: ownerOf(world, first!),
         statement: sql,
         observed: { rows: joined.rows.length, crossing: crossing.length },
         expected: { crossing: 0 },

@@ -264,6 +264,14 @@ export async function writeWorld(
 }
 
 /**
+ * The tenant-scoped tables a world's probes act on: those it could fill, and of them (`only`, a
+ * sampled world, engine.ts) the ones it was written for.
+ */
+export function probedTables(world: StoredWorld, only?: ReadonlySet<string>): TablePlan[] {
+  return world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label) && (!only || only.has(t.label)));
+}
+
+/**
  * The tables a world must write for probes on `tables` alone: those tables, the tables their rows
  * reference (transitively), and every table that is not tenant-scoped (the tenants table, globals).
  */

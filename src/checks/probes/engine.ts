@@ -18,7 +18,7 @@ import type { Finding } from '../../findings/types.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { worldArbitrary, type World, type WorldOptions } from '../../world/arbitraries.ts';
 import type { WorldPlan } from '../../world/plan.ts';
-import { readCounterBases, writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
+import { probedTables, readCounterBases, writeWorld, type CounterBases, type StoredWorld } from '../../world/write.ts';
 import { referencesFromRefusals, type LearnedReference } from '../../world/learn.ts';
 import { ProbeSession } from './session.ts';
 import { tablesForRun, type DefinitionClass } from '../../catalog/definition-classes.ts';
@@ -605,7 +605,7 @@ export async function checkProperty(ctx: PropertyContext, options: VerifyOptions
             if (full) fullRuns += 1;
             const chosen = sampled ? tablesForRun(sampled, run.run, tablesPerClass, full) : null;
             const stored = await ctx.write(tx, world, chosen ?? undefined);
-            const probed = ctx.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label) && (!chosen || chosen.has(t.label)));
+            const probed = probedTables(stored, chosen ?? undefined);
             if (probed.length === 0) throw new CannotRunError(`no tenant-scoped table could be filled with generated rows: ${[...stored.skipped.values()][0] ?? 'unknown reason'}`);
             const session = new ProbeSession(tx);
             await ctx.runProbes({

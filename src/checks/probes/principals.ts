@@ -11,7 +11,7 @@ import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import { principalUserId } from '../../target/contexts.ts';
 import type { TablePlan } from '../../world/plan.ts';
 import { insertRowSql, type UserPrincipal, type WorldPrincipals } from '../../world/principals.ts';
-import { rowKeySql } from '../../world/write.ts';
+import { probedTables, rowKeySql } from '../../world/write.ts';
 import { defineProbeChecks } from './define.ts';
 import { foreignRows, inWorldOrder, ownerOf, visibleKeys } from './oracle.ts';
 import { judgeActed, record, type ProbeFor, type ProbeRun } from './probe-run.ts';
@@ -146,7 +146,7 @@ export async function runPrincipalProbes(run: ProbeRun, pr: PrincipalRun): Promi
   const { principals, catalog } = pr;
   const judges: Judge[] = [];
   // A sampled world (definition classes) probes the tables it wrote for that, as the rls probes do.
-  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label) && (!run.probeTables || run.probeTables.has(t.label)));
+  const scoped = probedTables(world, run.probeTables);
   for (const table of scoped) {
     if (principals.multi) probeMultiMember(run, table, principals.multi, judges);
     if (principals.nobody) probeNobody(run, table, principals.nobody, judges);

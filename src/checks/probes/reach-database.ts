@@ -16,7 +16,7 @@
  * - Foreign tables in the tenant's database whose server points at another tenant's database,
  *   read as the tenant's role (`probe-database-foreign-reach`).
  * - dblink / postgres_fdw functions and foreign servers the tenant's role may use in its own
- *   database (`probe-database-cross-reach`, `probeCrossDatabaseReach`).
+ *   database (`probe-database-cross-reach`, run at the end of `probeDatabaseReach`).
  *
  * When the connecting role cannot create a login (no CREATEROLE, or no ADMIN on the tenant role)
  * or the server refuses the login's password, CONNECT falls back to the catalog
@@ -215,29 +215,27 @@ export async function probeDatabaseReach(ctx: DatabaseReachContext): Promise<voi
       if (created) await ctx.q.query(`drop role if exists ${q(login)}`);
     }
   }
+  await probeCrossDatabaseReach(ctx);
 }
 
 /**
  * Cross-database reach, in each tenant's database as the connecting role: the dblink /
- * postgres_fdw functions and foreign servers the tenant's role may use (run after
- * `probeDatabaseReach`, on the runner's open connection to each tenant database).
+ * postgres_fdw functions and foreign servers the tenant's role may use.
  */
-export async function probeCrossDatabaseReach(
-  ctx: Pick<DatabaseReachContext, 'target' | 'dbs' | 'observe' | 'stats'>,
-  clientOf: (database: string) => Queryable,
-): Promise<void> {
+async function probeCrossDatabaseReach(ctx: DatabaseReachContext): Promise<void> {
   const { target, dbs, observe, stats } = ctx;
   for (const a of dbs) {
     const role = tenantRoleFor(target, a.name);
-    const client = clientOf(a.name);
     stats.probes += 1;
-    const reach = await client.query<{ name: string }>(
-      `select p.oid::regprocedure::text as name from pg_proc p join pg_extension e on e.oid = (select refobjid from pg_depend d where d.objid = p.oid and d.deptype = 'e' limit 1)
+    const reach = await inTenantDatabase(ctx, a, (c) =>
+      c.query<{ name: string }>(
+        `select p.oid::regprocedure::text as name from pg_proc p join pg_extension e on e.oid = (select refobjid from pg_depend d where d.objid = p.oid and d.deptype = 'e' limit 1)
           where e.extname in ('dblink', 'postgres_fdw') and p.proname in ('dblink', 'dblink_exec', 'dblink_connect', 'postgres_fdw_handler')
             and has_function_privilege($1, p.oid, 'EXECUTE')
          union all
          select 'foreign server ' || s.srvname from pg_foreign_server s where has_server_privilege($1, s.oid, 'USAGE')`,
-      [role],
+        [role],
+      ),
     );
     if (reach.rows.length > 0) {
       observe(
@@ -252,6 +250,12 @@ export async function probeCrossDatabaseReach(
       );
     }
   }
+}
+
+/** Runs `fn` in tenant database `db` as the connecting role: on the caller's open connection, else on one of its own. */
+function inTenantDatabase<T>(ctx: DatabaseReachContext, db: { readonly name: string; readonly url: string }, fn: (c: Queryable) => Promise<T>): Promise<T> {
+  const open = ctx.clientOf?.(db.name);
+  return open ? fn(open) : withClient(db.url, fn);
 }
 
 /** The catalog's answer when a real login is impossible: has_database_privilege(CONNECT). */
@@ -428,9 +432,7 @@ async function probeForeignTables(ctx: DatabaseReachContext): Promise<void> {
   const names = new Set(ctx.dbs.map((d) => d.name));
   for (const a of ctx.dbs) {
     const role = tenantRoleFor(ctx.target, a.name);
-    const open = ctx.clientOf?.(a.name);
-    const inDatabase = <T>(fn: (c: Queryable) => Promise<T>) => (open ? fn(open) : withClient(a.url, fn));
-    await inDatabase(async (c) => {
+    await inTenantDatabase(ctx, a, async (c) => {
       const { rows } = await c.query<{ name: string; server: string; dbname: string | null; remote: string; mapping: string | null }>(
         `select quote_ident(n.nspname) || '.' || quote_ident(cl.relname) as name, s.srvname as server,
                 (select option_value from pg_options_to_table(s.srvoptions) where option_name = 'dbname') as dbname,

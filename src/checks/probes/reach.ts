@@ -12,6 +12,7 @@ import { membershipPath, probeableArgTypes, type ReachCatalog, type ReachFunctio
 import { schemaModel } from '../../models/schema.ts';
 import { quoteIdent, quoteLiteral } from '../../target/connection.ts';
 import { tenantRoleFor } from '../../target/context.ts';
+import { probedTables } from '../../world/write.ts';
 import { defineProbeChecks } from './define.ts';
 import type { Refutation } from './engine.ts';
 import type { ProbeRun } from './probe-run.ts';
@@ -158,7 +159,7 @@ export async function runSchemaReachProbes(run: ProbeRun, reach: ReachCatalog, t
   const { world, target } = run;
   if (!target.tenantRole) return; // one shared role: every tenant is already every other (schema-isolation-by-search-path)
   const tenantOf = new Map(tenantSchemas.map((s) => [tenantRoleFor(target, s), s]));
-  const tablesOf = (schema: string) => world.plan.tables.filter((t) => t.relation.schema === schema && t.role === 'scoped' && !world.skipped.has(t.label));
+  const tablesOf = (schema: string) => probedTables(world).filter((t) => t.relation.schema === schema);
   const matviews = reach.relations.filter((r) => r.kind === 'materialized-view' && r.readers.some((x) => tenantOf.has(x)));
   const refreshed = new Set<string>();
   const refresh = async () => {

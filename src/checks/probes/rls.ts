@@ -7,7 +7,7 @@
 import { quoteIdent } from '../../target/connection.ts';
 import { tenantSettingSql } from '../../target/context.ts';
 import type { TablePlan } from '../../world/plan.ts';
-import { fakeCellsOf, insertSql, paramOf, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
+import { fakeCellsOf, insertSql, paramOf, probedTables, rowKeySql, rowValues, toParam, type StoredRow } from '../../world/write.ts';
 import { defineProbeChecks, type DeclaredProbeCheck, type IdOf } from './define.ts';
 import { foreignRows, inWorldOrder, madeByTargetFor, ownerOf, ownRows, resultFingerprint, visibleKeys } from './oracle.ts';
 import { as, nextOrdinal, parentRowOf, probe, probeWithoutTriggers, record, rowPredicate, touchColumn, type Judge, type ProbeRun } from './probe-run.ts';
@@ -176,7 +176,7 @@ type TableProbeId = IdOf<typeof tableChecks>;
 /** Every probe of one world, for the rls model. */
 export async function runRlsProbes(run: ProbeRun): Promise<void> {
   const { world } = run;
-  const scoped = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label) && (!run.probeTables || run.probeTables.has(t.label)));
+  const scoped = probedTables(world, run.probeTables);
   const equalities = run.contextProbes === false ? null : await contextEqualities(run);
   const judges: Judge[] = [];
   for (const table of scoped) {

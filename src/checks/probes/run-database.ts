@@ -18,11 +18,11 @@ import { tenantRoleFor } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
 import { maxTenants, rowArbitrary, tenantIdsArbitrary, type RowSpec } from '../../world/arbitraries.ts';
 import type { WorldPlan } from '../../world/plan.ts';
-import { readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
+import { probedTables, readCounterBases, writeWorld, type CounterBases } from '../../world/write.ts';
 import { guardRunTransaction, lockGuarded, preflight, runProperty, type ProbeReport, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
-import { probeCrossDatabaseReach, probeDatabaseReach } from './reach-database.ts';
+import { probeDatabaseReach } from './reach-database.ts';
 import type { ProbeRun } from './probe-run.ts';
 import { ProbeSession } from './session.ts';
 
@@ -54,7 +54,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
   options.onProgress?.({ phase: 'introspected', tables, run: 0, runs: options.runs, probes: 0, findings: 0, elapsedMs: 0 });
 
   const clients = new Map<string, pg.Client>();
-  // Logins, role memberships and foreign tables reach across databases the same in every world
+  // Logins, role memberships, foreign tables and dblink reach across databases the same in every world
   // (another database never sees a world's uncommitted rows): probed once, for real.
   const probeOnce = async ({ observe, couldNotAct, stats }: ProbeReport) => {
     const reach = await introspectReach(q, dbs.map((d) => tenantRoleFor(target, d.name)));
@@ -68,7 +68,6 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
       stats,
       clientOf: (name) => clients.get(name),
     });
-    await probeCrossDatabaseReach({ target, dbs, observe, stats }, (name) => clients.get(name)!);
   };
   try {
     for (const d of dbs) {
@@ -101,7 +100,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
         // Each victim database in its own transaction, rolled back: every other chosen tenant acts in it.
         runWorld: async ({ tenants, rows }, run) => {
           const skipped: [string, string][] = [];
-          const probedTables: string[] = [];
+          const probedLabels: string[] = [];
           for (const v of tenants) {
             const victim = dbs[v]!;
             await withTransaction(
@@ -123,9 +122,9 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
                   couldNotAct: run.couldNotAct,
                   stats: run.stats,
                 };
-                const probed = victim.plan.tables.filter((t) => t.role === 'scoped' && !stored.skipped.has(t.label));
+                const probed = probedTables(stored);
                 for (const [label, reason] of stored.skipped) skipped.push([`${victim.name}:${label}`, reason]);
-                for (const table of probed) probedTables.push(`${victim.name}:${table.label}`);
+                for (const table of probed) probedLabels.push(`${victim.name}:${table.label}`);
                 for (const a of tenants) {
                   if (a === v) continue;
                   const acting = dbs[a]!.name;
@@ -151,7 +150,7 @@ export async function verifyDatabaseModel(q: Queryable, target: TargetConfig, op
             );
           }
           // Every acting tenant must have met every other chosen tenant's rows.
-          return { skipped, probed: probedTables, foreignRowsNeeded: tenants.length * (tenants.length - 1) };
+          return { skipped, probed: probedLabels, foreignRowsNeeded: tenants.length * (tenants.length - 1) };
         },
         summarize: ({ tenants, rows }) => ({
           tenants: tenants.map((v) => dbs[v]!.name),

@@ -9,7 +9,7 @@ import { planSchemasFrom, schemaModel, schemaWorldArbitrary } from '../../models
 import { quoteIdent, type Queryable } from '../../target/connection.ts';
 import { tenantRoleFor } from '../../target/context.ts';
 import type { TargetConfig } from '../../target/types.ts';
-import { rowKeySql, writeWorld } from '../../world/write.ts';
+import { probedTables, rowKeySql, writeWorld } from '../../world/write.ts';
 import { checkProperty, lockGuarded, planLearningReferences, preflight, type VerifyOptions, type VerifyResult } from './engine.ts';
 import { introspectReach } from '../../catalog/reach.ts';
 import { probeForeignTable } from './foreign-access.ts';
@@ -36,7 +36,7 @@ export const unqualifiedChecks = defineProbeChecks({
 /** All probes of one world for the schema model. */
 async function runSchemaProbes(run: ProbeRun): Promise<void> {
   const { world, target } = run;
-  const tables = world.plan.tables.filter((t) => t.role === 'scoped' && !world.skipped.has(t.label));
+  const tables = probedTables(world);
   // One role entering every tenant schema: search_path is no boundary, and every cross-schema
   // finding is a consequence of that one role (named by the rule schema-isolation-by-search-path).
   const sharedRole: RootCause | undefined = target.tenantRole
